@@ -1,0 +1,1 @@
+"""Tally's shared layer: auth, event models, time ranges, counters and stats queries."""

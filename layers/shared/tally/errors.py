@@ -1,0 +1,100 @@
+"""Service errors and the one place that turns any exception into an HTTP response.
+
+Three body formats, chosen per endpoint group:
+  problem   - RFC 9457 problem details (`application/problem+json`), the default
+  dashboard - `{"ok": false, "error": {"code", "message"}}` (the dashboard seed)
+  usage     - `{"title", "status", ...}` (the usage seed)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any, Literal
+
+Style = Literal["problem", "dashboard", "usage"]
+PROBLEM_JSON = "application/problem+json"
+
+
+@dataclass
+class FieldError:
+    field: str
+    reason: str
+    index: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {} if self.index is None else {"index": self.index}
+        body.update(field=self.field, reason=self.reason)
+        return body
+
+
+@dataclass
+class TallyError(Exception):
+    """An error the client can act on; `status` picks the HTTP status."""
+
+    status: int
+    detail: str
+    errors: Sequence[FieldError] = field(default_factory=list)
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.detail
+
+
+def bad_request(field_name: str, reason: str) -> TallyError:
+    """400 naming the parameter and the reason."""
+    return TallyError(400, f"{field_name}: {reason}", [FieldError(field_name, reason)])
+
+
+def unauthorized(detail: str = "a valid API key is required") -> TallyError:
+    return TallyError(401, detail, headers={"WWW-Authenticate": 'Bearer realm="tally"'})
+
+
+def forbidden(scope: str) -> TallyError:
+    return TallyError(403, f"the API key lacks the scope {scope!r}")
+
+
+def not_found(detail: str) -> TallyError:
+    return TallyError(404, detail)
+
+
+def unavailable(retry_after: int = 1) -> TallyError:
+    return TallyError(
+        503,
+        "the service is busy; retry after the delay in Retry-After",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def title(status: int) -> str:
+    return HTTPStatus(status).phrase
+
+
+def _code(status: int) -> str:
+    return HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
+
+
+def render(
+    style: Style, status: int, detail: str, errors: Sequence[FieldError] = ()
+) -> tuple[str, dict[str, Any]]:
+    """(content type, body) of an error in `style`."""
+    if style == "dashboard":
+        return "application/json", {
+            "ok": False,
+            "error": {"code": _code(status), "message": detail},
+        }
+    body: dict[str, Any] = {"title": title(status), "status": status, "detail": detail}
+    if errors:
+        body["errors"] = [error.as_dict() for error in errors]
+    if style == "usage":
+        return "application/json", body
+    return PROBLEM_JSON, {"type": "about:blank", **body}
+
+
+def render_json(
+    style: Style, status: int, detail: str, errors: Sequence[FieldError] = ()
+) -> tuple[str, str]:
+    content_type, body = render(style, status, detail, errors)
+    return content_type, json.dumps(body)

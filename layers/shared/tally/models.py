@@ -1,0 +1,190 @@
+"""Request models: the events accepted by `POST /v1/events`, one pydantic model per kind.
+
+Models are strict (no silent coercion of "1" to 1) and reject unknown fields.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
+
+from tally.timeutil import parse_instant
+
+Channel = Literal["sms", "mms", "whatsapp", "chat"]
+MessageStatus = Literal["queued", "sent", "delivered", "failed"]
+OtpStatus = Literal["pending", "verified", "failed", "expired"]
+CampaignStatus = Literal["draft", "scheduled", "sending", "completed", "failed"]
+
+EVENT_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+EventId = Annotated[str, Field(pattern=EVENT_ID_PATTERN)]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+
+# Forward-only status order: a status is replaced only by one of higher rank;
+# rank-2 (resp. final) states never change again.
+STATUS_RANKS: dict[str, dict[str, int]] = {
+    "message": {"queued": 0, "sent": 1, "delivered": 2, "failed": 2},
+    "otp": {"pending": 0, "verified": 1, "failed": 1, "expired": 1},
+    "campaign": {"draft": 0, "scheduled": 1, "sending": 2, "completed": 3, "failed": 3},
+}
+
+
+def _instant(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 string such as 2026-06-04T10:00:00Z")
+    try:
+        return parse_instant(value)
+    except ValueError as exc:
+        raise ValueError(f"must be an ISO 8601 date-time with Z or an offset ({exc})") from exc
+
+
+def _decimal(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        raise ValueError('must be a decimal number such as "0.02"')
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation as exc:
+        raise ValueError('must be a decimal number such as "0.02"') from exc
+    if not number.is_finite() or number < 0:
+        raise ValueError("must be a finite, non-negative amount")
+    if number.as_tuple().exponent < -6:  # type: ignore[operator]
+        raise ValueError("at most 6 decimal places")
+    return number
+
+
+Instant = Annotated[datetime, BeforeValidator(_instant)]
+Amount = Annotated[Decimal, BeforeValidator(_decimal)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Price(_Strict):
+    amount: Amount
+    currency: Currency
+
+
+class _Event(_Strict):
+    id: EventId
+    occurred_at: Instant
+
+
+class MessageEvent(_Event):
+    kind: Literal["message"]
+    channel: Channel
+    status: MessageStatus = "queued"
+    purpose: Literal["transactional", "otp", "marketing"] = "transactional"
+    direction: Literal["outbound", "inbound"] = "outbound"
+    to: Annotated[str, Field(pattern=r"^\+[1-9][0-9]{6,14}$")] | None = None
+    operator: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")] | None = None
+    campaign_id: EventId | None = None
+    dialog_id: EventId | None = None
+    length: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    price: Price | None = None
+    test: bool = False
+
+
+class OtpEvent(_Event):
+    kind: Literal["otp"]
+    status: OtpStatus = "pending"
+    channel: Channel | None = None
+
+
+class CampaignEvent(_Event):
+    kind: Literal["campaign"]
+    name: ShortText
+    status: CampaignStatus
+    audience: Annotated[int, Field(ge=0)] | None = None
+    completed_at: Instant | None = None
+
+
+class DialogEvent(_Event):
+    kind: Literal["dialog"]
+    type: Annotated[int, Field(ge=1, le=4)]
+
+
+class ContactEvent(_Event):
+    kind: Literal["contact"]
+    textable: bool
+    opted_in: bool
+
+
+class UsageEvent(_Event):
+    kind: Literal["usage"]
+    name: Annotated[str, Field(pattern=r"^[a-z0-9_]{1,64}$")]
+
+
+class CreditEvent(_Event):
+    kind: Literal["credit"]
+    amount: int
+    reason: Literal["purchase", "grant", "adjustment"]
+
+
+class Subscription(_Strict):
+    id: ShortText | None = None
+    plan_type: ShortText | None = None
+    billing_interval: ShortText | None = None
+    status: ShortText | None = None
+    paid_through: ShortText | None = None
+    current_period_end: ShortText | None = None
+    next_billing_date: ShortText | None = None
+    provider: ShortText | None = None
+
+
+class PortalUrls(_Strict):
+    customer_portal: Annotated[str, Field(max_length=2048)] | None = None
+    subscription_management: Annotated[str, Field(max_length=2048)] | None = None
+
+
+class CreditProduct(_Strict):
+    id: ShortText
+    name: ShortText
+    credits_amount: Annotated[int, Field(ge=0)]
+    price_cents: Annotated[int, Field(ge=0)]
+
+
+class BillingEvent(_Event):
+    kind: Literal["billing"]
+    brand: ShortText | None = None
+    billing_status: (
+        Literal["active", "past_due", "suspended", "overage_warning", "archived"] | None
+    ) = None
+    pricing_model: Literal["unlimited", "per_message", "full_service"] | None = None
+    currency: Currency = "EUR"
+    subscription: Subscription | None = None
+    included_credits: Annotated[int, Field(ge=0)] | None = None
+    portal_urls: PortalUrls | None = None
+    available_credit_products: list[CreditProduct] | None = None
+
+
+Event = Annotated[
+    MessageEvent
+    | OtpEvent
+    | CampaignEvent
+    | DialogEvent
+    | ContactEvent
+    | UsageEvent
+    | CreditEvent
+    | BillingEvent,
+    Field(discriminator="kind"),
+]
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+KINDS = ("message", "otp", "campaign", "dialog", "contact", "usage", "credit", "billing")
+
+
+class IngestRequest(BaseModel):
+    """`POST /v1/events` body (documents the OpenAPI schema; validation is per event)."""
+
+    model_config = ConfigDict(extra="forbid")
+    events: Annotated[list[Event], Field(min_length=1, max_length=500)]
+
+
+class IngestResponse(BaseModel):
+    accepted: int
+    unchanged: int

@@ -1,0 +1,305 @@
+"""Every DynamoDB call of the service. Clients are created lazily and reused.
+
+Items cross this module's boundary as plain Python values (Decimal for numbers);
+the wire format stays inside.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+Item = dict[str, Any]
+
+BATCH_GET_LIMIT = 100
+TRANSACT_LIMIT = 100
+_MAX_UNPROCESSED_ROUNDS = 8
+THROTTLING_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+    }
+)
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+@cache
+def client() -> Any:
+    """The process-wide DynamoDB client (standard retry mode with backoff on throttling)."""
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 8}, connect_timeout=3, read_timeout=10
+    )
+    return boto3.client("dynamodb", config=config)
+
+
+def reset_client() -> None:
+    """Drop the cached client (the endpoint or credentials changed)."""
+    client.cache_clear()
+
+
+class TransactionCancelled(Exception):
+    """A transaction was cancelled; `reasons` holds one code per action ("None" if fine)."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__(f"transaction cancelled: {reasons}")
+        self.reasons = reasons
+
+
+def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: _serializer.serialize(value) for name, value in item.items()}
+
+
+def deserialize(item: Mapping[str, Any]) -> Item:
+    return {name: _deserializer.deserialize(value) for name, value in item.items()}
+
+
+def is_throttling(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") in THROTTLING_CODES
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(min(2.0, 0.05 * 2**attempt) * random.random())  # noqa: S311 - jitter, not crypto
+
+
+def get_item(table: str, key: Mapping[str, Any], *, consistent: bool = False) -> Item | None:
+    response = client().get_item(TableName=table, Key=serialize(key), ConsistentRead=consistent)
+    found = response.get("Item")
+    return deserialize(found) if found else None
+
+
+def batch_get(
+    table: str, keys: Sequence[Mapping[str, Any]], *, consistent: bool = False
+) -> list[Item]:
+    """Items for `keys` (missing ones are absent), 100 keys per request, UnprocessedKeys retried."""
+    found: list[Item] = []
+    unique = list({tuple(sorted(key.items())): key for key in keys}.values())
+    for offset in range(0, len(unique), BATCH_GET_LIMIT):
+        request: dict[str, Any] = {
+            table: {
+                "Keys": [serialize(key) for key in unique[offset : offset + BATCH_GET_LIMIT]],
+                "ConsistentRead": consistent,
+            }
+        }
+        for attempt in range(_MAX_UNPROCESSED_ROUNDS + 1):
+            response = client().batch_get_item(RequestItems=request)
+            found.extend(deserialize(item) for item in response.get("Responses", {}).get(table, []))
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            if attempt == _MAX_UNPROCESSED_ROUNDS:
+                raise ClientError(
+                    {
+                        "Error": {
+                            "Code": "ProvisionedThroughputExceededException",
+                            "Message": "BatchGetItem kept returning UnprocessedKeys",
+                        }
+                    },
+                    "BatchGetItem",
+                )
+            _backoff(attempt)
+    return found
+
+
+def query(
+    table: str,
+    key_condition: str,
+    values: Mapping[str, Any],
+    *,
+    names: Mapping[str, str] | None = None,
+    index: str | None = None,
+    forward: bool = True,
+    limit: int | None = None,
+    filter_expression: str | None = None,
+    projection: str | None = None,
+) -> Iterator[Item]:
+    """Items matching a key condition, following pagination; stops after `limit` items."""
+    request: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": key_condition,
+        "ExpressionAttributeValues": serialize(values),
+        "ScanIndexForward": forward,
+    }
+    if names:
+        request["ExpressionAttributeNames"] = dict(names)
+    if index:
+        request["IndexName"] = index
+    if filter_expression:
+        request["FilterExpression"] = filter_expression
+    if projection:
+        request["ProjectionExpression"] = projection
+    yielded = 0
+    while True:
+        if limit is not None:
+            request["Limit"] = limit - yielded
+        response = client().query(**request)
+        for item in response.get("Items", []):
+            yield deserialize(item)
+            yielded += 1
+        last = response.get("LastEvaluatedKey")
+        if not last or (limit is not None and yielded >= limit):
+            return
+        request["ExclusiveStartKey"] = last
+
+
+def scan(table: str, *, segment: int = 0, total_segments: int = 1) -> Iterator[Item]:
+    request: dict[str, Any] = {
+        "TableName": table,
+        "Segment": segment,
+        "TotalSegments": total_segments,
+    }
+    while True:
+        response = client().scan(**request)
+        yield from (deserialize(item) for item in response.get("Items", []))
+        last = response.get("LastEvaluatedKey")
+        if not last:
+            return
+        request["ExclusiveStartKey"] = last
+
+
+def put_item(
+    table: str,
+    item: Mapping[str, Any],
+    *,
+    condition: str | None = None,
+    names: Mapping[str, str] | None = None,
+    values: Mapping[str, Any] | None = None,
+) -> bool:
+    """Put `item`; False when `condition` does not hold (nothing written)."""
+    request: dict[str, Any] = {"TableName": table, "Item": serialize(item)}
+    if condition:
+        request["ConditionExpression"] = condition
+    if names:
+        request["ExpressionAttributeNames"] = dict(names)
+    if values:
+        request["ExpressionAttributeValues"] = serialize(values)
+    try:
+        client().put_item(**request)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def update_item(
+    table: str,
+    key: Mapping[str, Any],
+    expression: str,
+    *,
+    names: Mapping[str, str] | None = None,
+    values: Mapping[str, Any] | None = None,
+    condition: str | None = None,
+) -> bool:
+    """Update one item; False when `condition` does not hold."""
+    request: dict[str, Any] = {
+        "TableName": table,
+        "Key": serialize(key),
+        "UpdateExpression": expression,
+    }
+    if names:
+        request["ExpressionAttributeNames"] = dict(names)
+    if values:
+        request["ExpressionAttributeValues"] = serialize(values)
+    if condition:
+        request["ConditionExpression"] = condition
+    try:
+        client().update_item(**request)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+@dataclass(frozen=True)
+class Put:
+    table: str
+    item: Mapping[str, Any]
+    condition: str | None = None
+    names: Mapping[str, str] | None = None
+    values: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Add:
+    """`ADD` numeric deltas to one item (creating it), optionally `SET`ting plain attributes."""
+
+    table: str
+    key: Mapping[str, Any]
+    deltas: Mapping[str, Any]
+    sets: Mapping[str, Any] | None = None
+
+
+def _action(action: Put | Add) -> dict[str, Any]:
+    if isinstance(action, Put):
+        body: dict[str, Any] = {"TableName": action.table, "Item": serialize(action.item)}
+        if action.condition:
+            body["ConditionExpression"] = action.condition
+        if action.names:
+            body["ExpressionAttributeNames"] = dict(action.names)
+        if action.values:
+            body["ExpressionAttributeValues"] = serialize(action.values)
+        return {"Put": body}
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    adds: list[str] = []
+    for index, (name, value) in enumerate(sorted(action.deltas.items())):
+        names[f"#a{index}"] = name
+        values[f":a{index}"] = value
+        adds.append(f"#a{index} :a{index}")
+    expression = "ADD " + ", ".join(adds)
+    if action.sets:
+        assignments = []
+        for index, (name, value) in enumerate(sorted(action.sets.items())):
+            names[f"#s{index}"] = name
+            values[f":s{index}"] = value
+            assignments.append(f"#s{index} = :s{index}")
+        expression += " SET " + ", ".join(assignments)
+    return {
+        "Update": {
+            "TableName": action.table,
+            "Key": serialize(action.key),
+            "UpdateExpression": expression,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": serialize(values),
+        }
+    }
+
+
+def transact_write(actions: Sequence[Put | Add]) -> None:
+    """One TransactWriteItems call (at most 100 actions), all or nothing.
+
+    Raises TransactionCancelled with the per-action reason codes when DynamoDB
+    cancels it (a condition failed, a conflicting transaction); other errors
+    propagate after botocore's own retries.
+    """
+    if not 0 < len(actions) <= TRANSACT_LIMIT:
+        raise ValueError(f"a transaction takes 1 to {TRANSACT_LIMIT} actions, got {len(actions)}")
+    try:
+        client().transact_write_items(TransactItems=[_action(action) for action in actions])
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+            raise
+        reasons = [
+            reason.get("Code", "None") for reason in error.response.get("CancellationReasons", [])
+        ]
+        raise TransactionCancelled(reasons) from error
+
+
+def chunked(values: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for offset in range(0, len(values), size):
+        yield values[offset : offset + size]

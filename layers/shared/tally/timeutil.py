@@ -1,0 +1,212 @@
+"""Clock, UTC counter buckets, exact covers of ranges, and calendar intervals in any timezone.
+
+Counters are kept in UTC buckets of a ladder of resolutions that nest exactly
+(minute within quarter-hour within hour within day within month). Every UTC
+offset in use is a multiple of 15 minutes, so any local calendar boundary falls
+on a quarter-hour bucket edge and every local hour/day/week/month/year is tiled
+exactly by buckets; `cover` finds the coarsest such tiling.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+MINUTE = 60
+QUARTER = 900
+HOUR = 3600
+DAY = 86400
+# Minute buckets expire after this; every rolling window up to 30 days stays exact.
+MINUTE_RETENTION_SECONDS = 35 * DAY
+
+
+class Resolution(Enum):
+    """A bucket size; the value is the short code used in counter item keys."""
+
+    MINUTE = "m"
+    QUARTER = "q"
+    HOUR = "h"
+    DAY = "d"
+    MONTH = "M"
+
+    @property
+    def seconds(self) -> int | None:
+        return _FIXED_SECONDS.get(self)
+
+    def floor(self, epoch: int) -> int:
+        size = self.seconds
+        if size is not None:
+            return epoch - epoch % size
+        moment = datetime.fromtimestamp(epoch, UTC)
+        return int(datetime(moment.year, moment.month, 1, tzinfo=UTC).timestamp())
+
+    def next(self, bucket: int) -> int:
+        size = self.seconds
+        if size is not None:
+            return bucket + size
+        moment = datetime.fromtimestamp(bucket, UTC)
+        year, month = (
+            (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
+        )
+        return int(datetime(year, month, 1, tzinfo=UTC).timestamp())
+
+
+_FIXED_SECONDS = {
+    Resolution.MINUTE: MINUTE,
+    Resolution.QUARTER: QUARTER,
+    Resolution.HOUR: HOUR,
+    Resolution.DAY: DAY,
+}
+LADDER = (Resolution.MINUTE, Resolution.QUARTER, Resolution.HOUR, Resolution.DAY, Resolution.MONTH)
+COARSEST_FIRST = tuple(reversed(LADDER))
+
+
+@dataclass(frozen=True, order=True)
+class Bucket:
+    resolution: Resolution
+    start: int
+
+    @property
+    def end(self) -> int:
+        return self.resolution.next(self.start)
+
+
+def now() -> datetime:
+    """The service clock: `TALLY_NOW` (ISO 8601) when set, else the system clock."""
+    pinned = os.environ.get("TALLY_NOW")
+    return parse_instant(pinned) if pinned else datetime.now(UTC)
+
+
+def parse_instant(text: str) -> datetime:
+    """Parse an ISO 8601 instant with `Z` or an offset; naive values are rejected."""
+    moment = datetime.fromisoformat(text.strip())
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("must include a timezone: `Z` or an offset such as +02:00")
+    return moment.astimezone(UTC)
+
+
+def format_instant(moment: datetime) -> str:
+    """UTC ISO 8601 with microseconds: fixed width, so strings sort chronologically."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def format_millis(moment: datetime) -> str:
+    """UTC ISO 8601 with milliseconds (`2025-04-24T00:00:00.000Z`)."""
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+def get_zone(name: str) -> ZoneInfo:
+    """The IANA zone `name`; ValueError for an unknown one."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA timezone {name!r}") from exc
+
+
+def epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def floor_minute(moment: datetime) -> int:
+    value = epoch(moment)
+    return value - value % MINUTE
+
+
+def ceil_minute(moment: datetime) -> int:
+    value = moment.timestamp()
+    whole = int(value // MINUTE) * MINUTE
+    return whole if whole == value else whole + MINUTE
+
+
+def resolve_range(start: datetime, end: datetime) -> tuple[int, int]:
+    """`[start, end)` in whole minutes: start floored, end ceiled (epoch seconds)."""
+    return floor_minute(start), ceil_minute(end)
+
+
+def cover(start: int, end: int) -> list[Bucket]:
+    """The coarsest buckets that tile `[start, end)` exactly (both minute-aligned, UTC epochs).
+
+    Greedy from the left: the ladder nests, so at each point the largest bucket
+    that starts there and fits is part of the minimal tiling.
+    """
+    if start % MINUTE or end % MINUTE:
+        raise ValueError("cover bounds must be whole minutes")
+    buckets: list[Bucket] = []
+    point = start
+    while point < end:
+        for resolution in COARSEST_FIRST:
+            if resolution.floor(point) == point and resolution.next(point) <= end:
+                buckets.append(Bucket(resolution, point))
+                point = resolution.next(point)
+                break
+    return buckets
+
+
+def buckets_at(minute: int) -> list[Bucket]:
+    """Every bucket of the ladder that contains the minute starting at epoch `minute`."""
+    return [Bucket(resolution, resolution.floor(minute)) for resolution in LADDER]
+
+
+class Unit(Enum):
+    """Calendar units for series grouped in a timezone."""
+
+    HOUR = "hour"
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+    YEAR = "year"
+
+
+def _local_floor(moment: datetime, unit: Unit, zone: ZoneInfo) -> datetime:
+    local = moment.astimezone(zone)
+    if unit is Unit.HOUR:
+        floored = local.replace(minute=0, second=0, microsecond=0)
+        return floored.astimezone(UTC)
+    day = local.date()
+    if unit is Unit.WEEK:
+        day -= timedelta(days=day.weekday())
+    elif unit is Unit.MONTH:
+        day = day.replace(day=1)
+    elif unit is Unit.YEAR:
+        day = day.replace(month=1, day=1)
+    # A local midnight skipped by a DST jump resolves to the instant of the jump.
+    return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
+
+
+def _local_next(boundary: datetime, unit: Unit, zone: ZoneInfo) -> datetime:
+    """The first local `unit` boundary after `boundary` (itself a boundary)."""
+    step = {
+        Unit.HOUR: timedelta(hours=1),
+        Unit.DAY: timedelta(days=1),
+        Unit.WEEK: timedelta(days=7),
+        Unit.MONTH: timedelta(days=31),
+        Unit.YEAR: timedelta(days=366),
+    }[unit]
+    # Overshoot by the unit's longest length plus a DST change, then floor back.
+    probe = boundary + step + timedelta(hours=3) if unit is not Unit.HOUR else boundary + step
+    candidate = _local_floor(probe, unit, zone)
+    if candidate <= boundary:
+        candidate = _local_floor(boundary + step + step, unit, zone)
+    return candidate
+
+
+def local_floor(moment: datetime, unit: Unit, zone: ZoneInfo) -> datetime:
+    """The start (UTC) of the local calendar `unit` containing `moment`."""
+    return _local_floor(moment, unit, zone)
+
+
+def calendar_intervals(
+    start: datetime, end: datetime, unit: Unit, zone: ZoneInfo
+) -> Iterator[tuple[datetime, datetime]]:
+    """Local calendar intervals meeting `[start, end)`, clipped to it, chronological (UTC)."""
+    boundary = _local_floor(start, unit, zone)
+    while boundary < end:
+        following = _local_next(boundary, unit, zone)
+        yield max(boundary, start), min(following, end)
+        boundary = following

@@ -1,0 +1,145 @@
+"""Fixtures: an in-process DynamoDB (moto) with the tables of template.yaml, keys, streams."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from tally import auth, storage
+from tally.config import reset_settings
+from tally.keys import bootstrap_key
+from tally_dev import template
+from tests.support import FakeContext, handler_module
+
+NOW = "2026-06-10T12:34:56Z"
+TEST_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    # moto's in-process streams need this (DESIGN.md, moto quirks).
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    "POWERTOOLS_METRICS_NAMESPACE": "TallyTest",
+    "POWERTOOLS_SERVICE_NAME": "tally",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_DEV": "false",
+    "TALLY_NOW": NOW,
+}
+
+
+def _reset() -> None:
+    storage.reset_client()
+    reset_settings()
+    auth.clear_cache()
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in TEST_ENV.items():
+        monkeypatch.setenv(name, value)
+    _reset()
+    yield
+    _reset()
+
+
+def create_tables() -> None:
+    client = boto3.client("dynamodb")
+    for table in template.load().tables:
+        client.create_table(**table.create_kwargs)
+        if table.ttl_attribute:
+            client.update_time_to_live(
+                TableName=table.create_kwargs["TableName"],
+                TimeToLiveSpecification={"AttributeName": table.ttl_attribute, "Enabled": True},
+            )
+
+
+@pytest.fixture
+def aws(env: None) -> Iterator[None]:
+    """moto with every table of template.yaml created (keys, GSIs, stream, TTL)."""
+    with mock_aws():
+        create_tables()
+        yield
+
+
+@dataclass
+class Stream:
+    """Reads the events table's stream from where the last read stopped and feeds the
+    counters handler with Lambda-format batches (eventSourceARN added, as Lambda does)."""
+
+    arn: str
+    positions: dict[str, str] = field(default_factory=dict)
+
+    def read(self) -> list[dict[str, Any]]:
+        client = boto3.client("dynamodbstreams")
+        records: list[dict[str, Any]] = []
+        shards = client.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"]
+        for shard in shards:
+            shard_id = shard["ShardId"]
+            # A fresh iterator every read: moto's go stale after a cancelled transaction.
+            if shard_id in self.positions:
+                iterator = client.get_shard_iterator(
+                    StreamArn=self.arn,
+                    ShardId=shard_id,
+                    ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+                    SequenceNumber=self.positions[shard_id],
+                )["ShardIterator"]
+            else:
+                iterator = client.get_shard_iterator(
+                    StreamArn=self.arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
+            while iterator:
+                response = client.get_records(ShardIterator=iterator, Limit=1000)
+                batch = response["Records"]
+                if not batch:
+                    break
+                records.extend(batch)
+                self.positions[shard_id] = batch[-1]["dynamodb"]["SequenceNumber"]
+                iterator = response.get("NextShardIterator")
+        for record in records:
+            record["eventSourceARN"] = self.arn
+            record["dynamodb"]["ApproximateCreationDateTime"] = float(
+                record["dynamodb"]["ApproximateCreationDateTime"].timestamp()
+                if hasattr(record["dynamodb"]["ApproximateCreationDateTime"], "timestamp")
+                else record["dynamodb"]["ApproximateCreationDateTime"]
+            )
+        return records
+
+    def apply(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        return handler_module("counters").lambda_handler({"Records": records}, FakeContext())
+
+    def drain(self) -> dict[str, Any] | None:
+        """Apply every new record as one batch; None when there was nothing new."""
+        records = self.read()
+        return self.apply(records) if records else None
+
+
+@pytest.fixture
+def stream(aws: None) -> Stream:
+    table = os.environ.get("TALLY_EVENTS_TABLE", "EventsTable")
+    arn = boto3.client("dynamodb").describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    return Stream(arn)
+
+
+@pytest.fixture
+def keys(aws: None) -> dict[str, str]:
+    """Secrets of keys for accounts `acme` and `globex`, one key per scope set."""
+    made = {
+        "admin": bootstrap_key("platform", ["admin"], "admin").secret,
+        "acme": bootstrap_key(
+            "acme", ["events:write", "stats:read", "billing:read", "keys:manage"], "all"
+        ).secret,
+        "acme_read": bootstrap_key("acme", ["stats:read"], "read").secret,
+        "acme_write": bootstrap_key("acme", ["events:write"], "write").secret,
+        "globex": bootstrap_key(
+            "globex", ["events:write", "stats:read", "billing:read", "keys:manage"], "all"
+        ).secret,
+    }
+    return made
