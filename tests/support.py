@@ -24,7 +24,8 @@ def handler_module(group: str) -> ModuleType:
     path = ROOT / "functions" / group / "app.py"
     name = f"tally_fn_{group}"
     spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
@@ -79,7 +80,9 @@ def proxy_event(
         body=base64.b64encode(body).decode() if is_binary else body,
         isBase64Encoded=is_binary,
     )
-    event["requestContext"].update(httpMethod=method, path=f"/prod{path}", resourcePath=event["resource"])
+    event["requestContext"].update(
+        httpMethod=method, path=f"/prod{path}", resourcePath=event["resource"]
+    )
     if query:
         event["requestContext"]["path"] += "?" + urlencode(multi_query, doseq=True)
     return event
@@ -96,3 +99,28 @@ def invoke(group: str, event: Mapping[str, Any]) -> dict[str, Any]:
     if response.get("body") and "json" in content_type:
         response["json"] = json.loads(response["body"])
     return response
+
+
+def post_events(key: str, events: list[dict[str, Any]]) -> dict[str, Any]:
+    """POST /v1/events through the ingest handler, in requests of at most 500."""
+    result = {"accepted": 0, "unchanged": 0}
+    for offset in range(0, len(events), 500):
+        response = invoke(
+            "ingest",
+            proxy_event(
+                "POST", "/v1/events", key=key, body={"events": events[offset : offset + 500]}
+            ),
+        )
+        assert response["statusCode"] == 200, response.get("body")
+        for name in result:
+            result[name] += response["json"][name]
+    return result
+
+
+def stored_events(account: str) -> list[dict[str, Any]]:
+    """The raw event items of an account as stored: the oracle's input in brute-force checks."""
+    from tally import storage
+    from tally.config import get_settings
+
+    items = storage.query(get_settings().events_table, "pk = :pk", {":pk": account})
+    return [item for item in items if not str(item["sk"]).startswith("~")]

@@ -1,0 +1,1 @@
+"""The stats queries behind each public API shape, all answered from the counters."""
