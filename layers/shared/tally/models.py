@@ -5,13 +5,13 @@ Models are strict (no silent coercion of "1" to 1) and reject unknown fields.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
 
-from tally.timeutil import parse_instant
+from tally.timeutil import now, parse_instant
 
 Channel = Literal["sms", "mms", "whatsapp", "chat"]
 MessageStatus = Literal["queued", "sent", "delivered", "failed"]
@@ -57,7 +57,23 @@ def _decimal(value: Any) -> Decimal:
     return number
 
 
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)
+
+
+def _event_time(value: Any) -> datetime:
+    """An event's time: from 2000 on (bounds every "since the beginning" read) and not
+    more than a day ahead of the clock (a client with a wrong clock or unit)."""
+    moment = _instant(value)
+    if moment < EARLIEST:
+        raise ValueError("must be 2000-01-01T00:00:00Z or later")
+    if moment > now() + FUTURE_SLACK:
+        raise ValueError("must not be more than 24 hours in the future")
+    return moment
+
+
 Instant = Annotated[datetime, BeforeValidator(_instant)]
+EventTime = Annotated[datetime, BeforeValidator(_event_time)]
 Amount = Annotated[Decimal, BeforeValidator(_decimal)]
 
 
@@ -72,7 +88,7 @@ class Price(_Strict):
 
 class _Event(_Strict):
     id: EventId
-    occurred_at: Instant
+    occurred_at: EventTime
 
 
 class MessageEvent(_Event):
