@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Set up a fresh clone and run it: the two commands of the README.
+
+    python3 devtools/bootstrap.py serve   # the service on http://127.0.0.1:3000 with demo data
+    python3 devtools/bootstrap.py test    # every check and test suite (what CI runs)
+
+Standard library only: it runs before anything is installed. It creates `.venv`
+(the project, editable, with its dev extras) and `.tools/sam` (AWS SAM CLI, kept
+apart because it pins its own boto3), reinstalling only when pyproject.toml changes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV = ROOT / ".venv"
+SAM_VENV = ROOT / ".tools" / "sam"
+SAM_CLI = "aws-sam-cli==1.170.0"
+ENGINES = ("moto", "dynamodb-local")
+
+
+def _bin(env_dir: Path, name: str) -> str:
+    return str(env_dir / "bin" / name)
+
+
+def _fingerprint(*parts: str) -> str:
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _ensure_env(env_dir: Path, requirements: list[str], fingerprint: str) -> None:
+    marker = env_dir / ".tally-installed"
+    if marker.exists() and marker.read_text() == fingerprint:
+        return
+    print(f"== setting up {env_dir.relative_to(ROOT)}", flush=True)
+    if not (env_dir / "bin" / "python").exists():
+        venv.EnvBuilder(with_pip=True, clear=True).create(env_dir)
+    pip = [_bin(env_dir, "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, *requirements], check=True, cwd=ROOT)
+    marker.write_text(fingerprint)
+
+
+def ensure_project() -> None:
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    _ensure_env(VENV, ["-e", ".[dev]"], _fingerprint(pyproject, sys.version))
+
+
+def ensure_sam() -> None:
+    _ensure_env(SAM_VENV, [SAM_CLI], _fingerprint(SAM_CLI, sys.version))
+
+
+def run(step: str, command: list[str], env: dict[str, str] | None = None) -> bool:
+    print(f"\n== {step}: {' '.join(command)}", flush=True)
+    started = time.monotonic()
+    result = subprocess.run(command, cwd=ROOT, env=env, check=False)
+    print(
+        f"== {step}: {'ok' if result.returncode == 0 else 'FAILED'} ({time.monotonic() - started:.0f} s)"
+    )
+    return result.returncode == 0
+
+
+def serve(extra: list[str]) -> int:
+    ensure_project()
+    os.execv(_bin(VENV, "tally"), [_bin(VENV, "tally"), "serve", "--demo", *extra])
+    return 0  # pragma: no cover - execv does not return
+
+
+def test(engines: list[str], pytest_args: list[str]) -> int:
+    ensure_project()
+    ensure_sam()
+    python = _bin(VENV, "python")
+    functions = sorted(str(path) for path in (ROOT / "functions").glob("*/app.py"))
+    results = [
+        run("ruff check", [_bin(VENV, "ruff"), "check", "."]),
+        run("ruff format", [_bin(VENV, "ruff"), "format", "--check", "."]),
+        run("mypy", [_bin(VENV, "mypy")]),
+        # Every handler module is named app.py, so each is checked on its own.
+        *(run(f"mypy {Path(path).parent.name}", [_bin(VENV, "mypy"), path]) for path in functions),
+        run("cfn-lint", [_bin(VENV, "cfn-lint"), "template.yaml"]),
+        run(
+            "sam validate",
+            [_bin(SAM_VENV, "sam"), "validate", "--lint", "--region", "us-east-1"],
+            env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
+        ),
+    ]
+    for engine in engines:
+        env = {**os.environ, "TALLY_TEST_ENGINE": engine}
+        # The unit suite does not touch DynamoDB: run it once, with the first engine.
+        paths = ["tests"] if engine == engines[0] else ["tests/integration", "tests/e2e"]
+        results.append(
+            run(
+                f"pytest ({engine})",
+                [python, "-m", "pytest", "-n", "auto", "-q", *paths, *pytest_args],
+                env=env,
+            )
+        )
+    failed = results.count(False)
+    print(f"\n== {'all checks passed' if not failed else f'{failed} check(s) failed'}")
+    return 1 if failed else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_parser = commands.add_parser("serve", help="run the service locally with demo data")
+    serve_parser.add_argument("args", nargs=argparse.REMAINDER, help="more `tally serve` options")
+    test_parser = commands.add_parser("test", help="run every check and test suite")
+    test_parser.add_argument(
+        "--engine",
+        action="append",
+        choices=ENGINES,
+        help="DynamoDB engine(s) for the integration and end-to-end suites (default: both)",
+    )
+    test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra pytest arguments")
+    args = parser.parse_args()
+    if args.command == "serve":
+        return serve(args.args)
+    return test(args.engine or list(ENGINES), args.pytest_args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
