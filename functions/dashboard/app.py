@@ -1,0 +1,28 @@
+"""GET /v1/stats and GET /v1/stats/{scope}: the dashboard statistics (dashboard seed)."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from tally import http
+from tally.stats import dashboard
+
+app = http.create_app("dashboard")
+SCOPE = "stats:read"
+ScopeQuery = Annotated[str | None, Query(description="24h, 1w, 1month (default), 1year or all")]
+
+
+@app.get("/v1/stats", summary="Dashboard statistics for the scope in the query")
+def stats(scope: ScopeQuery = None) -> dashboard.DashboardResponse:
+    caller = http.principal(app, SCOPE)
+    return dashboard.dashboard(caller.account, dashboard.parse_scope(None, scope))
+
+
+@app.get("/v1/stats/<scope>", summary="Dashboard statistics for the scope in the path")
+def stats_for_scope(scope: str) -> dashboard.DashboardResponse:
+    caller = http.principal(app, SCOPE)
+    query = (app.current_event.query_string_parameters or {}).get("scope")
+    return dashboard.dashboard(caller.account, dashboard.parse_scope(scope, query))
+
+
+lambda_handler = http.lambda_handler(app)

@@ -1,0 +1,255 @@
+"""Dashboard statistics (`GET /v1/stats`, `GET /v1/stats/{scope}`): the dashboard seed's document.
+
+A scope is N calendar buckets (UTC) ending with the current one, which counts
+so far (up to the current minute, inclusive; events dated later are not
+counted yet). Every bucket, the previous window and the all-time item are read
+in batched requests whose number depends on the number of buckets, never on
+the number of events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+
+from pydantic import BaseModel
+
+from tally import counters, ingest, metrics, storage, timeutil
+from tally.config import get_settings
+from tally.counters import Counts
+from tally.errors import bad_request
+from tally.stats import shared
+from tally.timeutil import (
+    Unit,
+    calendar_intervals,
+    ceil_minute,
+    format_instant,
+    format_millis,
+    get_zone,
+    local_floor,
+)
+
+RECENT_ACTIVITY_INDEX = "recent-activity"
+RECENT_ACTIVITY_LIMIT = 10
+_UTC = get_zone("UTC")
+
+
+class Scope(Enum):
+    HOURS_24 = "24h"
+    WEEK = "1w"
+    MONTH = "1month"
+    YEAR = "1year"
+    ALL = "all"
+
+
+DEFAULT_SCOPE = Scope.MONTH
+# (bucket unit, number of buckets); `all` has months back to the first event.
+_SHAPES = {
+    Scope.HOURS_24: (Unit.HOUR, 24),
+    Scope.WEEK: (Unit.DAY, 7),
+    Scope.MONTH: (Unit.DAY, 30),
+    Scope.YEAR: (Unit.MONTH, 12),
+    Scope.ALL: (Unit.MONTH, 1),
+}
+_LABELS = {Unit.HOUR: "%H:00", Unit.DAY: "%b %d", Unit.MONTH: "%b %Y"}
+
+
+class SeriesPoint(BaseModel):
+    bucket: int
+    label: str
+    total: int
+
+
+class OperatorTotal(BaseModel):
+    operator: str
+    total: int
+
+
+class Charts(BaseModel):
+    scope: str
+    labels: list[str]
+    messages: list[SeriesPoint]
+    otps: list[SeriesPoint]
+    campaigns: list[SeriesPoint]
+    operators: list[OperatorTotal]
+
+
+class Activity(BaseModel):
+    type: str
+    id: str
+    status: str | None
+    occurred_at: str
+
+
+class DashboardStats(BaseModel):
+    total_messages: int
+    scoped_messages: int
+    scoped_increase_percent: float
+    success_rate_percent: float
+    otp_verification_success_rate_percent: float
+    credit_balance: int
+    charts: Charts
+    recent_activity: list[Activity]
+
+
+class DashboardResponse(BaseModel):
+    ok: bool = True
+    data: DashboardStats
+
+
+def parse_scope(path_value: str | None, query_value: str | None) -> Scope:
+    """The scope from the path or `?scope=` (default 1month); 400 for anything else."""
+    if path_value is not None and query_value is not None and path_value != query_value:
+        raise bad_request("scope", f"path says {path_value!r} but the query says {query_value!r}")
+    value = path_value if path_value is not None else query_value
+    if value is None:
+        return DEFAULT_SCOPE
+    try:
+        return Scope(value)
+    except ValueError:
+        allowed = ", ".join(scope.value for scope in Scope)
+        raise bad_request("scope", f"must be one of {allowed}, got {value!r}") from None
+
+
+def shift(boundary: datetime, unit: Unit, count: int) -> datetime:
+    """`boundary` (a UTC unit boundary) moved by `count` units (negative: back)."""
+    if unit is Unit.HOUR:
+        return boundary + timedelta(hours=count)
+    if unit is Unit.DAY:
+        return boundary + timedelta(days=count)
+    months = boundary.year * 12 + boundary.month - 1 + count
+    return boundary.replace(year=months // 12, month=months % 12 + 1)
+
+
+@dataclass(frozen=True)
+class Window:
+    """The scope's buckets (the last one clipped to now) and the previous window, if any."""
+
+    scope: Scope
+    unit: Unit
+    buckets: list[tuple[datetime, datetime]]
+    previous: tuple[datetime, datetime] | None
+
+
+def window(scope: Scope, now: datetime, first_event: datetime | None = None) -> Window:
+    unit, count = _SHAPES[scope]
+    current = local_floor(now, unit, _UTC)
+    start = shift(current, unit, 1 - count)
+    previous: tuple[datetime, datetime] | None = (shift(start, unit, -count), start)
+    if scope is Scope.ALL:
+        if first_event is not None:
+            start = min(start, local_floor(first_event, unit, _UTC))
+        previous = None
+    return Window(scope, unit, list(calendar_intervals(start, now, unit, _UTC)), previous)
+
+
+def first_activity(account: str) -> datetime | None:
+    """When the account's oldest message, OTP or campaign happened (one Query of one item)."""
+    items = storage.query(
+        get_settings().events_table,
+        "activity_pk = :account",
+        {":account": account},
+        index=RECENT_ACTIVITY_INDEX,
+        forward=True,
+        limit=1,
+    )
+    first = next(iter(items), None)
+    return None if first is None else datetime.fromisoformat(str(first["occurred_at"]))
+
+
+def recent_activity(account: str, now: datetime) -> list[Activity]:
+    """The newest messages, OTPs and campaigns up to the current minute, newest first."""
+    # Index keys start with the fixed-width occurred_at, so a string bound is a time bound.
+    upper = format_instant(datetime.fromtimestamp(ceil_minute(now), UTC))
+    items = storage.query(
+        get_settings().events_table,
+        "activity_pk = :account AND activity_sk < :upper",
+        {":account": account, ":upper": upper},
+        index=RECENT_ACTIVITY_INDEX,
+        forward=False,
+        limit=RECENT_ACTIVITY_LIMIT,
+    )
+    return [
+        Activity(
+            type=str(item["kind"]),
+            id=str(item["event_id"]),
+            status=None if item.get("status") is None else str(item["status"]),
+            occurred_at=format_millis(datetime.fromisoformat(str(item["occurred_at"]))),
+        )
+        for item in items
+    ]
+
+
+def increase_percent(current: int, previous: int) -> float:
+    """Change against the previous window; 100 when it grew from nothing."""
+    if previous == 0:
+        return 100.0 if current else 0.0
+    return shared.percent(current - previous, previous)
+
+
+def _series(
+    buckets: list[tuple[datetime, datetime]], labels: list[str], totals: list[int]
+) -> list[SeriesPoint]:
+    return [
+        SeriesPoint(bucket=int(start.timestamp()), label=label, total=total)
+        for (start, _), label, total in zip(buckets, labels, totals, strict=True)
+    ]
+
+
+def operators(counts: Counts) -> list[OperatorTotal]:
+    """Operators with traffic plus the configured defaults, by total descending, then name."""
+    totals = dict.fromkeys(get_settings().default_operators, 0)
+    totals.update(counts.with_prefix(metrics.OPERATOR_PREFIX))
+    ranked = sorted(totals.items(), key=lambda entry: (-entry[1], entry[0]))
+    return [OperatorTotal(operator=name, total=total) for name, total in ranked]
+
+
+def dashboard(account: str, scope: Scope, now: datetime | None = None) -> DashboardResponse:
+    now = now or timeutil.now()
+    first = first_activity(account) if scope is Scope.ALL else None
+    span = window(scope, now, first)
+    ranges = list(span.buckets)
+    if span.previous is not None:
+        ranges.append(span.previous)
+    read = counters.read_ranges(account, ranges)
+    per_bucket = read[: len(span.buckets)]
+    previous = read[len(span.buckets)] if span.previous is not None else Counts()
+    all_time = counters.read_all_time(account)
+
+    scoped = Counts()
+    for counts in per_bucket:
+        scoped.add(counts)
+    scoped_messages = shared.messages(scoped)
+    labels = [start.strftime(_LABELS[span.unit]) for start, _ in span.buckets]
+    charts = Charts(
+        scope=scope.value,
+        labels=labels,
+        messages=_series(
+            span.buckets, labels, [shared.messages(counts)["total"] for counts in per_bucket]
+        ),
+        otps=_series(span.buckets, labels, [c.count(metrics.OTP_TOTAL) for c in per_bucket]),
+        campaigns=_series(
+            span.buckets, labels, [c.count(metrics.MARKETING_MESSAGES) for c in per_bucket]
+        ),
+        operators=operators(scoped),
+    )
+    increase = (
+        0.0
+        if span.previous is None
+        else increase_percent(scoped_messages["total"], shared.messages(previous)["total"])
+    )
+    data = DashboardStats(
+        total_messages=shared.messages(all_time)["total"],
+        scoped_messages=scoped_messages["total"],
+        scoped_increase_percent=increase,
+        success_rate_percent=shared.percent(scoped_messages["sent"], scoped_messages["total"]),
+        otp_verification_success_rate_percent=shared.percent(
+            scoped.count(metrics.otp("verified")), scoped.count(metrics.OTP_TOTAL)
+        ),
+        # The all-time item is already read; billing derives the same number from it.
+        credit_balance=shared.credit_balance(all_time, ingest.billing_profile(account)),
+        charts=charts,
+        recent_activity=recent_activity(account, now),
+    )
+    return DashboardResponse(data=data)
