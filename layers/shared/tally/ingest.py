@@ -23,7 +23,7 @@ from tally import storage
 from tally.config import get_settings
 from tally.contributions import is_counted_message
 from tally.errors import FieldError, TallyError
-from tally.models import EVENT_ADAPTER, STATUS_RANKS
+from tally.models import STATUS_RANKS, event_adapter
 from tally.timeutil import format_instant, now
 
 MAX_EVENTS = 500
@@ -108,7 +108,7 @@ def validate_events(raw_events: Sequence[Any]) -> list[BaseModel]:
     errors: list[FieldError] = []
     for index, raw in enumerate(raw_events):
         try:
-            valid.append(EVENT_ADAPTER.validate_python(_floats_as_strings(raw)))
+            valid.append(event_adapter().validate_python(_floats_as_strings(raw)))
         except ValidationError as exc:
             for error in exc.errors():
                 location = [str(part) for part in error["loc"][1:]] or ["kind"]
