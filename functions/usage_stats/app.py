@@ -1,0 +1,36 @@
+"""GET /v1/stats/messages: API usage event counts (usage seed)."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from tally import http
+from tally.errors import TallyError
+from tally.stats import usage
+
+app = http.create_app("usage")
+PATH = "/v1/stats/messages"
+PrettyQuery = Annotated[bool, Query(description="Return the response pretty printed")]
+
+
+@app.get(PATH, summary="Usage event counts of the last 24 hours, the last hour and today")
+def message_stats(pretty: PrettyQuery = False) -> Response[str]:
+    caller = http.principal(app, "stats:read")
+    event = app.current_event
+    usage.check_negotiation(
+        http.header(app, "accept"), http.header(app, "content-type"), event.decoded_body
+    )
+    document = usage.usage_document(caller.account, usage.self_href(event.raw_event))
+    return Response(200, content_types.APPLICATION_JSON, usage.render(document, pretty))
+
+
+@app.route(
+    PATH, method=["POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"], include_in_schema=False
+)
+def other_methods() -> Response[str]:
+    method = app.current_event.http_method
+    raise TallyError(405, f"{method} is not allowed on {PATH}; use GET", headers={"Allow": "GET"})
+
+
+lambda_handler = http.lambda_handler(app)
