@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -50,23 +51,63 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     _reset()
 
 
-def create_tables() -> None:
+ENGINE = os.environ.get("TALLY_TEST_ENGINE", "moto")
+TABLE_ENV = {
+    "EventsTable": "TALLY_EVENTS_TABLE",
+    "CountersTable": "TALLY_COUNTERS_TABLE",
+    "KeysTable": "TALLY_KEYS_TABLE",
+}
+_table_suffix = itertools.count()
+
+
+def create_tables(suffix: str = "") -> list[str]:
+    """Create every table of template.yaml (named `<logical id><suffix>`); their names."""
     client = boto3.client("dynamodb")
+    names = []
     for table in template.load().tables:
-        client.create_table(**table.create_kwargs)
+        name = f"{table.logical_id}{suffix}"
+        client.create_table(**{**table.create_kwargs, "TableName": name})
         if table.ttl_attribute:
             client.update_time_to_live(
-                TableName=table.create_kwargs["TableName"],
+                TableName=name,
                 TimeToLiveSpecification={"AttributeName": table.ttl_attribute, "Enabled": True},
             )
+        names.append(name)
+    return names
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local() -> Iterator[str | None]:
+    """AWS's DynamoDB Local for the session when TALLY_TEST_ENGINE=dynamodb-local."""
+    if ENGINE != "dynamodb-local":
+        yield None
+        return
+    from tally_dev.engine import DynamoDBLocalEngine
+
+    engine = DynamoDBLocalEngine()
+    yield engine.endpoint_url
+    engine.stop()
 
 
 @pytest.fixture
-def aws(env: None) -> Iterator[None]:
-    """moto with every table of template.yaml created (keys, GSIs, stream, TTL)."""
-    with mock_aws():
-        create_tables()
-        yield
+def aws(env: None, dynamodb_local: str | None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every table of template.yaml (keys, GSIs, stream, TTL) on the test engine: moto in
+    process by default, or fresh tables per test on DynamoDB Local."""
+    if dynamodb_local is None:
+        with mock_aws():
+            create_tables()
+            yield
+        return
+    monkeypatch.setenv("AWS_ENDPOINT_URL", dynamodb_local)
+    suffix = f"-{os.getpid()}-{next(_table_suffix)}"
+    for logical_id, variable in TABLE_ENV.items():
+        monkeypatch.setenv(variable, f"{logical_id}{suffix}")
+    _reset()
+    names = create_tables(suffix)
+    yield
+    client = boto3.client("dynamodb")
+    for name in names:
+        client.delete_table(TableName=name)
 
 
 @dataclass
