@@ -124,3 +124,75 @@ def stored_events(account: str) -> list[dict[str, Any]]:
 
     items = storage.query(get_settings().events_table, "pk = :pk", {":pk": account})
     return [item for item in items if not str(item["sk"]).startswith("~")]
+
+
+def _normalized(values: Mapping[str, Any], expires_at: Any) -> dict[str, Any]:
+    item = {name: value for name, value in values.items() if value != 0}
+    if item and expires_at is not None:
+        item["expires_at"] = expires_at
+    return item
+
+
+def counter_items(*, raw: bool = False) -> dict[str, dict[str, Any]]:
+    """Every counter item of the counters table (batch markers left out), keyed by pk.
+
+    Unless `raw`, zero counters (left behind by `ADD`s that cancelled out) are
+    dropped, and so are items with nothing left: the form `expected_counters` has.
+    """
+    from tally import storage
+    from tally.config import get_settings
+
+    result: dict[str, dict[str, Any]] = {}
+    for item in storage.scan(get_settings().counters_table):
+        key = str(item.pop("pk"))
+        if key.startswith("~"):
+            continue
+        if raw:
+            result[key] = item
+            continue
+        expires_at = item.pop("expires_at", None)
+        if normalized := _normalized(item, expires_at):
+            result[key] = normalized
+    return result
+
+
+def expected_counters() -> dict[str, dict[str, Any]]:
+    """The oracle: every counter item recomputed from every raw event of the events table."""
+    from tally import storage
+    from tally.config import get_settings
+    from tally.counters import recount
+
+    events = [
+        item
+        for item in storage.scan(get_settings().events_table)
+        if not str(item["sk"]).startswith("~")
+    ]
+    return {
+        key: _normalized(values, expires_at)
+        for key, values, expires_at in recount(events).nonzero()
+    }
+
+
+def message(
+    event_id: str, occurred_at: str = "2026-06-10T12:00:00Z", **fields: Any
+) -> dict[str, Any]:
+    """A `message` event for POST /v1/events (sms unless `channel` says otherwise)."""
+    return {
+        "id": event_id,
+        "kind": "message",
+        "occurred_at": occurred_at,
+        "channel": "sms",
+        **fields,
+    }
+
+
+def delete_raw(account: str, kind: str, event_id: str) -> None:
+    """Delete a raw event item directly (nothing in the API deletes; the stream still counts it)."""
+    from tally import storage
+    from tally.config import get_settings
+    from tally.ingest import event_key
+
+    storage.client().delete_item(
+        TableName=get_settings().events_table,
+        Key=storage.serialize(event_key(account, kind, event_id)),
+    )

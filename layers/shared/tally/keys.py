@@ -98,7 +98,7 @@ def bootstrap_key(
 ) -> CreatedKey:
     """Install a key without a caller (CLI bootstrap of an account, local runtime)."""
     operator = auth.Principal("bootstrap", account, account, frozenset({auth.ADMIN}))
-    request = CreateKeyRequest(account=account, scopes=list(scopes), name=name)  # type: ignore[arg-type]
+    request = CreateKeyRequest(account=account, scopes=list(scopes), name=name)
     existing = auth.load_key(auth.key_id_for(secret)) if secret else None
     if existing is not None:
         return CreatedKey(secret=secret or "", **existing.public())
