@@ -1,0 +1,298 @@
+"""The analytics API (seed 004): overview, trends, top campaigns, best send times, CSV export.
+
+Every number comes from the counters (time buckets, per-campaign items, the
+contacts gauge) through `tally.counters`, and rates through
+`tally.stats.shared`, so they agree with the other APIs for the same range.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
+from typing import Any, Literal
+
+from tally import counters, metrics
+from tally.counters import Counts
+from tally.errors import bad_request
+from tally.models import EARLIEST, FUTURE_SLACK
+from tally.stats import campaigns
+from tally.stats.shared import messages, percent
+from tally.timeutil import Unit, calendar_intervals, format_millis, get_zone, now
+
+Metric = Literal["messages", "campaigns"]
+ExportType = Literal["campaigns"]
+
+DEFAULT_DAYS = 30
+BEST_SEND_TIMES_DAYS = 90
+# Caps keep every read bounded: one counter item per day (trends) or per hour
+# (best send times) of the range, read 100 per BatchGetItem call.
+MAX_TREND_DAYS = 3660
+MAX_SEND_TIME_DAYS = 366
+CAMPAIGN_STATUSES = ("completed", "sending", "scheduled", "failed")
+TREND_CAMPAIGN_STATUSES = ("completed", "sending", "failed")
+DATE_HINT = "must be an ISO 8601 date (2026-06-01) or date-time (2026-06-01T10:00:00Z)"
+
+CSV_COLUMNS = (
+    "Campaign Name",
+    "Status",
+    "Total Recipients",
+    "Sent",
+    "Delivered",
+    "Failed",
+    "Created At",
+    "Completed At",
+)
+# Spreadsheets run a cell starting with one of these as a formula (OWASP CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """`[start, end)` in UTC, as requested (or defaulted)."""
+
+    start: datetime
+    end: datetime
+
+    def as_dict(self) -> dict[str, str]:
+        return {"start": format_millis(self.start), "end": format_millis(self.end)}
+
+    @property
+    def readable(self) -> tuple[datetime, datetime]:
+        """The part of the range where events can exist (from 2000 to a day ahead of now).
+
+        Counters outside it are zero, so clamping changes no number but keeps
+        the bucket cover of a range like 0001..9999 small.
+        """
+        return max(self.start, EARLIEST), min(self.end, now() + FUTURE_SLACK)
+
+    def clamp(self, start: datetime, end: datetime) -> tuple[datetime, datetime]:
+        low, high = self.readable
+        return max(start, low), min(end, high)
+
+
+def parse_bound(field: str, text: str, *, is_end: bool) -> datetime:
+    """An ISO 8601 date or date-time as a UTC instant.
+
+    A date-only start is that UTC midnight; a date-only end includes the whole
+    day (the next UTC midnight). A date-time without an offset is read as UTC.
+    """
+    value = text.strip()
+    try:
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            moment = datetime.fromisoformat(value)
+        else:
+            midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            return midnight + timedelta(days=1) if is_end else midnight
+    except ValueError:
+        raise bad_request(field, DATE_HINT) from None
+    except OverflowError:
+        raise bad_request(field, "is out of range") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def date_range(
+    start_text: str | None,
+    end_text: str | None,
+    *,
+    default_days: int = DEFAULT_DAYS,
+    max_days: int | None = None,
+) -> DateRange:
+    """The requested range: missing bounds default to the `default_days` ending now."""
+    end = now() if end_text is None else parse_bound("endDate", end_text, is_end=True)
+    if start_text is None:
+        try:
+            start = end - timedelta(days=default_days)
+        except OverflowError:
+            raise bad_request("endDate", "is out of range") from None
+    else:
+        start = parse_bound("startDate", start_text, is_end=False)
+    if end < start:
+        if end_text is None:
+            raise bad_request("startDate", "must not be after endDate (which defaults to now)")
+        raise bad_request("endDate", "must not be before startDate")
+    if max_days is not None and end - start > timedelta(days=max_days):
+        raise bad_request("startDate", f"the range must not exceed {max_days} days")
+    return DateRange(start, end)
+
+
+def _read(
+    account: str, dates: DateRange, ranges: Sequence[tuple[datetime, datetime]]
+) -> list[Counts]:
+    return counters.read_ranges(account, [dates.clamp(start, end) for start, end in ranges])
+
+
+def _campaign_counts(counts: Counts, statuses: Iterable[str]) -> dict[str, int]:
+    result = {"total": counts.count(metrics.CAMPAIGNS_TOTAL)}
+    result.update((status, counts.count(metrics.campaign(status))) for status in statuses)
+    return result
+
+
+def overview(account: str, start_date: str | None, end_date: str | None) -> dict[str, Any]:
+    dates = date_range(start_date, end_date)
+    (counts,) = _read(account, dates, [(dates.start, dates.end)])
+    gauge = counters.read_gauge(account)
+    totals = messages(counts)
+    return {
+        "dateRange": dates.as_dict(),
+        "campaigns": _campaign_counts(counts, CAMPAIGN_STATUSES),
+        "messages": totals,
+        "contacts": {
+            "total": gauge.count(metrics.CONTACTS_TOTAL),
+            "textable": gauge.count(metrics.CONTACTS_TEXTABLE),
+            "optedOut": gauge.count(metrics.CONTACTS_OPTED_OUT),
+        },
+        "deliveryRate": percent(totals["delivered"], totals["total"]),
+    }
+
+
+def trends(
+    account: str, metric: Metric, start_date: str | None, end_date: str | None
+) -> list[dict[str, Any]]:
+    """One entry per UTC day meeting the range (edge days clipped to it), zero-filled."""
+    dates = date_range(start_date, end_date, max_days=MAX_TREND_DAYS)
+    days = list(calendar_intervals(dates.start, dates.end, Unit.DAY, get_zone("UTC")))
+    entries = []
+    for (day_start, _), counts in zip(days, _read(account, dates, days), strict=True):
+        values = (
+            messages(counts)
+            if metric == "messages"
+            else _campaign_counts(counts, TREND_CAMPAIGN_STATUSES)
+        )
+        entries.append({"date": day_start.date().isoformat(), **values})
+    return entries
+
+
+def _campaign_messages(counts: Counts) -> list[int]:
+    """total, sent, delivered, failed of one campaign's messages (its counter item)."""
+    return [counts.count(metrics.campaign_message(state)) for state in metrics.MESSAGE_STATES]
+
+
+def _delivery_order(row: dict[str, Any], created_at: datetime) -> tuple[Any, ...]:
+    # The exact ratio, not the rounded percentage, so 99.994 % ranks above 99.986 %.
+    rate = Fraction(row["deliveredCount"], row["totalCount"]) if row["totalCount"] else Fraction(0)
+    return (-rate, -row["deliveredCount"], -created_at.timestamp(), row["id"])
+
+
+def top_campaigns(
+    account: str, limit: int, start_date: str | None, end_date: str | None
+) -> list[dict[str, Any]]:
+    """Completed campaigns created in the range, best delivery rate first (then most
+    delivered, then newest, then id), from the per-campaign counters."""
+    dates = date_range(start_date, end_date)
+    completed = [
+        campaign
+        for campaign in campaigns.created_between(account, *dates.readable)
+        if campaign.status == "completed"
+    ]
+    stats = counters.read_campaigns(account, [campaign.id for campaign in completed])
+    ranked = []
+    for campaign in completed:
+        total, sent, delivered, failed = _campaign_messages(stats[campaign.id])
+        row = {
+            "id": campaign.id,
+            "name": campaign.name,
+            "createdAt": format_millis(campaign.created_at),
+            "totalCount": total,
+            "sentCount": sent,
+            "deliveredCount": delivered,
+            "failedCount": failed,
+            "deliveryRate": percent(delivered, total),
+        }
+        ranked.append((_delivery_order(row, campaign.created_at), row))
+    ranked.sort(key=lambda pair: pair[0])
+    return [row for _, row in ranked[:limit]]
+
+
+def _send_time_entries(key: str, totals: dict[int, list[int]]) -> list[dict[str, Any]]:
+    return [
+        {
+            key: slot,
+            "totalSent": total,
+            "delivered": delivered,
+            "deliveryRate": percent(delivered, total),
+        }
+        for slot, (total, delivered) in sorted(totals.items())
+        if total
+    ]
+
+
+def best_send_times(account: str, start_date: str | None, end_date: str | None) -> dict[str, Any]:
+    """Messages by UTC hour of day and by day of week (0 = Sunday) of their send time,
+    summed from one counter read per UTC hour of the window (one batched read)."""
+    dates = date_range(
+        start_date, end_date, default_days=BEST_SEND_TIMES_DAYS, max_days=MAX_SEND_TIME_DAYS
+    )
+    hours = list(calendar_intervals(dates.start, dates.end, Unit.HOUR, get_zone("UTC")))
+    by_hour: dict[int, list[int]] = {}
+    by_day: dict[int, list[int]] = {}
+    for (hour_start, _), counts in zip(hours, _read(account, dates, hours), strict=True):
+        totals = messages(counts)
+        # isoweekday() is 1 (Monday) .. 7 (Sunday); the seed counts from Sunday = 0.
+        for slot, table in ((hour_start.hour, by_hour), (hour_start.isoweekday() % 7, by_day)):
+            entry = table.setdefault(slot, [0, 0])
+            entry[0] += totals["total"]
+            entry[1] += totals["delivered"]
+    return {
+        "byHour": _send_time_entries("hour", by_hour),
+        "byDayOfWeek": _send_time_entries("dayOfWeek", by_day),
+    }
+
+
+def csv_cell(value: object) -> str:
+    """A CSV cell's text, with a leading quote where a spreadsheet would see a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def to_csv(rows: Iterable[Sequence[object]]) -> str:
+    """RFC 4180 CSV (CRLF line breaks, fields quoted only when needed) with a header row."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    writer.writerows([csv_cell(value) for value in row] for row in rows)
+    return buffer.getvalue()
+
+
+def export_filename(export_type: str, dates: DateRange) -> str:
+    """Like `campaigns-2026-05-11-to-2026-06-10.csv`: the first and last day in the range."""
+    last = max(dates.start, dates.end - timedelta(microseconds=1))
+    return f"{export_type}-{dates.start.date().isoformat()}-to-{last.date().isoformat()}.csv"
+
+
+@dataclass(frozen=True)
+class CsvExport:
+    filename: str
+    body: str
+
+
+def export(
+    account: str, export_type: ExportType, start_date: str | None, end_date: str | None
+) -> CsvExport:
+    """Every campaign created in the range, oldest first, one CSV row each."""
+    dates = date_range(start_date, end_date)
+    found = campaigns.created_between(account, *dates.readable)
+    stats = counters.read_campaigns(account, [campaign.id for campaign in found])
+    rows = []
+    for campaign in found:
+        total, sent, delivered, failed = _campaign_messages(stats[campaign.id])
+        rows.append(
+            (
+                campaign.name,
+                campaign.status,
+                total if campaign.audience is None else campaign.audience,
+                sent,
+                delivered,
+                failed,
+                format_millis(campaign.created_at),
+                format_millis(campaign.completed_at) if campaign.completed_at else "",
+            )
+        )
+    return CsvExport(export_filename(export_type, dates), to_csv(rows))
