@@ -114,10 +114,11 @@ def date_range(
             raise bad_request("endDate", "is out of range") from None
     else:
         start = parse_bound("startDate", start_text, is_end=False)
-    if end < start:
+    # An empty range answers nothing useful; equal bounds are a client mistake too.
+    if end <= start:
         if end_text is None:
-            raise bad_request("startDate", "must not be after endDate (which defaults to now)")
-        raise bad_request("endDate", "must not be before startDate")
+            raise bad_request("startDate", "must be before endDate (which defaults to now)")
+        raise bad_request("endDate", "must be after startDate")
     if max_days is not None and end - start > timedelta(days=max_days):
         raise bad_request("startDate", f"the range must not exceed {max_days} days")
     return DateRange(start, end)
