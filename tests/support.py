@@ -6,8 +6,12 @@ import base64
 import copy
 import importlib.util
 import json
+import re
+import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -196,3 +200,129 @@ def delete_raw(account: str, kind: str, event_id: str) -> None:
         TableName=get_settings().events_table,
         Key=storage.serialize(event_key(account, kind, event_id)),
     )
+
+
+# --- Route matrices (reliability suites): every route of template.yaml, with a valid request.
+
+# DESIGN.md "Endpoint groups": the scope each group's routes require.
+REQUIRED_SCOPES = {
+    "ingest": "events:write",
+    "keys": "keys:manage",
+    "billing": "billing:read",
+}
+DEFAULT_SCOPE = "stats:read"
+# Concrete values for path parameters, by parameter name.
+PATH_VALUES = {"scope": "24h", "channel": "sms", "channel_name": "sms"}
+# Bodies of the routes that need one to succeed, by (method, template path).
+ROUTE_BODIES: dict[tuple[str, str], Any] = {
+    ("POST", "/v1/events"): {"events": [message("matrix-1", status="sent")]},
+    ("POST", "/v1/keys"): {"scopes": ["stats:read"], "name": "matrix"},
+    ("PATCH", "/v1/keys/{key_id}"): {"name": "renamed"},
+    ("POST", "/api/v1/connect-hub/{channel}/stats"): {"type": "last24h"},
+}
+SUCCESS_STATUS = {("POST", "/v1/keys"): 201, ("DELETE", "/v1/keys/{key_id}"): 204}
+
+
+def api_routes() -> list[Any]:
+    """Every route of template.yaml except catch-all `ANY` methods (those only answer 405)."""
+    from tally_dev import template
+
+    return [route for route in template.load().routes if route.method != "ANY"]
+
+
+def route_id(route: Any) -> str:
+    return f"{route.method} {route.path}"
+
+
+def required_scope(route: Any) -> str:
+    return REQUIRED_SCOPES.get(route.handler.group, DEFAULT_SCOPE)
+
+
+def route_event(
+    route: Any,
+    key: str | None,
+    *,
+    key_id: str = "key_none",
+    headers: Mapping[str, str] | None = None,
+    query: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """A valid proxy event for `route` (path parameters filled, a body when it needs one)."""
+    values = {**PATH_VALUES, "key_id": key_id}
+    names = [part[1:-1] for part in route.segments if part.startswith("{")]
+    path_parameters = {name: values[name] for name in names}
+    path = route.path
+    for name, value in path_parameters.items():
+        path = path.replace("{" + name + "}", value)
+    return proxy_event(
+        route.method,
+        path,
+        key=key,
+        body=ROUTE_BODIES.get((route.method, route.path)),
+        query=query,
+        headers=headers,
+        resource=route.path,
+        path_parameters=path_parameters or None,
+    )
+
+
+def call_route(route: Any, key: str | None, **options: Any) -> dict[str, Any]:
+    return invoke(route.handler.group, route_event(route, key, **options))
+
+
+def throwaway_key_id(account: str) -> str:
+    """A fresh key of `account`: the target of PATCH/DELETE /v1/keys/{key_id}."""
+    from tally.keys import bootstrap_key
+
+    return bootstrap_key(account, ["stats:read"], "target").key_id
+
+
+# --- A running `tally serve` (end-to-end suites).
+
+
+@dataclass
+class ServedApi:
+    url: str
+    process: subprocess.Popen[str]
+    log: Path
+
+
+@contextmanager
+def serve(admin_key: str, *, timeout: float = 60.0) -> Iterator[ServedApi]:
+    """`tally serve` on a free port with a known admin key and the pinned clock; stopped after."""
+    import os
+    import tempfile
+    import time
+
+    workdir = Path(tempfile.mkdtemp(prefix="tally-serve-"))
+    log = workdir / "serve.log"
+    env = {**os.environ, "TALLY_NOW": "2026-06-10T12:34:56Z"}
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
+        env.pop(name, None)
+    command = [
+        str(ROOT / ".venv" / "bin" / "tally"),
+        "serve",
+        "--port",
+        "0",
+        "--admin-key",
+        admin_key,
+        "--failure-log",
+        str(workdir / "failures.jsonl"),
+    ]
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT
+        )
+    try:
+        deadline = time.monotonic() + timeout
+        while (found := re.search(r"listening on (http://\S+)", log.read_text())) is None:
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, f"tally serve did not start:\n{log.read_text()}"
+            time.sleep(0.2)
+        yield ServedApi(found.group(1), process, log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

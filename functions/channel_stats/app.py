@@ -2,10 +2,11 @@
 
 from typing import Any
 
-from tally import http
+from tally import http, metrics
 from tally.stats import channel
 
 app = http.create_app()
+app.document_path_values("channel_name", list(metrics.CHANNELS))
 
 
 @app.post(

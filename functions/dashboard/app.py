@@ -8,6 +8,7 @@ from tally import http
 from tally.stats import dashboard
 
 app = http.create_app("dashboard")
+app.document_path_values("scope", [scope.value for scope in dashboard.Scope])
 SCOPE = "stats:read"
 ScopeQuery = Annotated[str | None, Query(description="24h, 1w, 1month (default), 1year or all")]
 

@@ -3,9 +3,11 @@
 from aws_lambda_powertools.metrics import MetricUnit
 
 from tally import http, ingest
-from tally.models import IngestResponse
+from tally.models import IngestRequest, IngestResponse
 
 app = http.create_app()
+# The layer parses the body itself (413/415 and per-event 422s), so it is only documented.
+app.document_body("POST", "/v1/events", IngestRequest)
 
 
 @app.post(

@@ -8,7 +8,7 @@ app = http.create_app()
 SCOPE = "keys:manage"
 
 
-@app.post("/v1/keys", summary="Create an API key (the secret is shown once)")
+@app.post("/v1/keys", summary="Create an API key (the secret is shown once)", status_code=201)
 def create_key(request: keys.CreateKeyRequest) -> Response[keys.CreatedKey]:
     created = keys.create_key(http.principal(app, SCOPE), request)
     return Response(201, content_types.APPLICATION_JSON, created.model_dump())
@@ -24,7 +24,11 @@ def update_key(key_id: str, request: keys.UpdateKeyRequest) -> keys.KeyInfo:
     return keys.update_key(http.principal(app, SCOPE), key_id, request)
 
 
-@app.delete("/v1/keys/<key_id>", summary="Revoke a key")
+@app.delete(
+    "/v1/keys/<key_id>",
+    summary="Revoke a key",
+    responses={204: {"description": "The key was revoked"}},
+)
 def revoke_key(key_id: str) -> Response[None]:
     keys.revoke_key(http.principal(app, SCOPE), key_id)
     return Response(204, None, None)

@@ -14,7 +14,24 @@ PATH = "/v1/stats/messages"
 PrettyQuery = Annotated[bool, Query(description="Return the response pretty printed")]
 
 
-@app.get(PATH, summary="Usage event counts of the last 24 hours, the last hour and today")
+@app.get(
+    PATH,
+    summary="Usage event counts of the last 24 hours, the last hour and today",
+    # The body is rendered here (for `pretty`), so Powertools cannot infer its schema.
+    responses={
+        200: {
+            "description": "Usage event counts per window",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["aggregated_api_usage_events", "_links"],
+                    }
+                }
+            },
+        }
+    },
+)
 def message_stats(pretty: PrettyQuery = False) -> Response[str]:
     caller = http.principal(app, "stats:read")
     event = app.current_event

@@ -6,6 +6,7 @@ mapping, logging with correlation ids and metrics live here once.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -16,9 +17,10 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel
 
 from tally import auth, storage
-from tally.errors import FieldError, Style, TallyError, render_json
+from tally.errors import PROBLEM_JSON, FieldError, Style, TallyError, render_json
 
 logger = Logger()
 metrics = Metrics()
@@ -47,11 +49,121 @@ def validation_error(exc: RequestValidationError) -> TallyError:
     return TallyError(422 if in_body else 400, detail, field_errors)
 
 
-def create_app(
-    style: Style = "problem", *, strip_prefixes: list[str] | None = None
-) -> APIGatewayRestResolver:
+_ERROR_SCHEMAS: dict[Style, tuple[str, dict[str, Any]]] = {
+    "problem": (
+        PROBLEM_JSON,
+        {
+            "type": "object",
+            "required": ["type", "title", "status", "detail"],
+            "properties": {
+                "type": {"type": "string"},
+                "title": {"type": "string"},
+                "status": {"type": "integer"},
+                "detail": {"type": "string"},
+                "errors": {"type": "array", "items": {"type": "object"}},
+            },
+        },
+    ),
+    "dashboard": (
+        "application/json",
+        {
+            "type": "object",
+            "required": ["ok", "error"],
+            "properties": {
+                "ok": {"const": False},
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                },
+            },
+        },
+    ),
+    "usage": (
+        "application/json",
+        {
+            "type": "object",
+            "required": ["title", "status"],
+            "properties": {"title": {"type": "string"}, "status": {"type": "integer"}},
+        },
+    ),
+}
+# Statuses `create_app`'s handlers can answer on any operation: a bad parameter or
+# x-account-id, the key checks, a throttled or failed DynamoDB call.
+_COMMON_ERRORS = {
+    400: "A parameter is invalid",
+    401: "Missing, unknown or revoked API key",
+    403: "The API key lacks the route's scope",
+    500: "Internal error (no details are exposed)",
+    503: "DynamoDB is throttling; retry after Retry-After",
+}
+
+
+class _Resolver(APIGatewayRestResolver):
+    """Powertools' resolver whose OpenAPI document lists the errors `create_app` really answers.
+
+    Powertools documents only the success and a 422 on every operation, but this
+    service answers parameter problems with 400 (422 is for bodies only), and
+    every route can answer 401/403/503 in its group's error format.
+    """
+
+    def __init__(self, style: Style, strip_prefixes: list[str] | None) -> None:
+        super().__init__(enable_validation=True, strip_prefixes=strip_prefixes)  # type: ignore[arg-type]
+        self.error_style: Style = style
+        self._bodies: dict[tuple[str, str], type[BaseModel]] = {}
+        self._path_values: dict[str, list[str]] = {}
+
+    def document_body(self, method: str, path: str, model: type[BaseModel]) -> None:
+        """Document the JSON body of a route whose handler parses the body itself."""
+        self._bodies[(method.lower(), path)] = model
+
+    def document_path_values(self, name: str, values: list[str]) -> None:
+        """Document the values a path parameter takes (the handler rejects the others)."""
+        self._path_values[name] = values
+
+    def get_openapi_json_schema(self, **options: Any) -> str:
+        document = json.loads(super().get_openapi_json_schema(**options))
+        content_type, schema = _ERROR_SCHEMAS[self.error_style]
+        definitions = document.setdefault("components", {}).setdefault("schemas", {})
+        for path, operations in document.get("paths", {}).items():
+            for method, operation in operations.items():
+                model = self._bodies.get((method, path))
+                if model is not None:
+                    body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                    definitions.update(body.pop("$defs", {}))
+                    operation["requestBody"] = {
+                        "required": True,
+                        "content": {"application/json": {"schema": body}},
+                    }
+                for parameter in operation.get("parameters", []):
+                    values = self._path_values.get(parameter.get("name", ""))
+                    if parameter.get("in") == "path" and values:
+                        parameter["schema"] = {"type": "string", "enum": values}
+                responses = operation.setdefault("responses", {})
+                # Powertools gives every documented response a JSON body; a 204 has none.
+                responses.get("204", {}).pop("content", None)
+                errors = dict(_COMMON_ERRORS)
+                if "requestBody" in operation:
+                    errors[422] = "The body is invalid"
+                else:
+                    responses.pop("422", None)
+                if any(param.get("in") == "path" for param in operation.get("parameters", [])):
+                    errors[404] = "No such resource"
+                if self.error_style == "usage":
+                    errors[406] = "The Accept header excludes JSON"
+                for status, description in errors.items():
+                    responses.setdefault(str(status), {"description": description})
+                # Every error goes through `respond`, so every error status has the style's
+                # body (Powertools would document its own 422 body, or a JSON default).
+                for status, response in responses.items():
+                    if int(status) >= 400:
+                        response["content"] = {content_type: {"schema": schema}}
+        return json.dumps(document)
+
+
+def create_app(style: Style = "problem", *, strip_prefixes: list[str] | None = None) -> _Resolver:
     """A REST resolver whose every failure is answered in the error `style` of its API."""
-    app = APIGatewayRestResolver(enable_validation=True, strip_prefixes=strip_prefixes)  # type: ignore[arg-type]
+    app = _Resolver(style, strip_prefixes)
 
     def respond(error: TallyError) -> Response[str]:
         content_type, body = render_json(style, error.status, error.detail, error.errors)

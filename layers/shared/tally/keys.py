@@ -99,9 +99,15 @@ def bootstrap_key(
     """Install a key without a caller (CLI bootstrap of an account, local runtime)."""
     operator = auth.Principal("bootstrap", account, account, frozenset({auth.ADMIN}))
     request = CreateKeyRequest(account=account, scopes=list(scopes), name=name)
-    existing = auth.load_key(auth.key_id_for(secret)) if secret else None
+    # Read the table, not `auth.load_key`: its cache would remember the miss and
+    # reject the key just installed for `key_cache_seconds` in this process.
+    existing = (
+        storage.get_item(get_settings().keys_table, {"key_id": auth.key_id_for(secret)})
+        if secret
+        else None
+    )
     if existing is not None:
-        return CreatedKey(secret=secret or "", **existing.public())
+        return CreatedKey(secret=secret or "", **auth.record_from_item(existing).public())
     return create_key(operator, request, secret=secret)
 
 
