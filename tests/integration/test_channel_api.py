@@ -8,6 +8,7 @@ month, year, or the instant the local hour began) and sums.
 from __future__ import annotations
 
 import itertools
+import json
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from tally import storage
 from tally.keys import bootstrap_key
 from tests.conftest import TEST_ENV, Stream, _reset, create_tables
 from tests.support import invoke, load_event, post_events, proxy_event, stored_events
@@ -464,3 +466,48 @@ def test_sample_event_file(keys):
     # The seed's example: daily over January 2024 in UTC, the end ceiled to the next minute.
     assert len(response["json"]) == 31
     assert response["json"][-1]["end"] == "2024-02-01T00:00:00.000Z"
+
+
+def test_counter_items_read_per_request(keys, dataset):
+    """The greedy cover reads a handful of items per interval, whatever the event count."""
+    read: list[int] = []
+
+    def count(params: dict[str, Any], **_: Any) -> None:
+        request = json.loads(params["body"])  # the serialized BatchGetItem request
+        read.extend(len(table["Keys"]) for table in request["RequestItems"].values())
+
+    cases = {
+        "daily 30 d aligned": {
+            "type": "daily",
+            "start_time": "2026-05-11",
+            "end_time": "2026-06-10",
+        },
+        "daily 30 d default": {"type": "daily"},
+        "monthly 12 M aligned": {
+            "type": "monthly",
+            "start_time": "2025-06-01",
+            "end_time": "2026-06-01",
+        },
+        "monthly 12 M default": {"type": "monthly"},
+    }
+    measured: dict[tuple[str, str], tuple[int, int]] = {}
+    storage.client().meta.events.register("before-call.dynamodb.BatchGetItem", count)
+    try:
+        for zone_name in ("UTC", "Asia/Kolkata"):
+            for label, body in cases.items():
+                read.clear()
+                response = request(keys["acme"], "sms", {**body, "timezone": zone_name})
+                assert response["statusCode"] == 200
+                measured[zone_name, label] = (sum(read), len(read))
+    finally:
+        storage.client().meta.events.unregister("before-call.dynamodb.BatchGetItem", count)
+    for (zone_name, label), (items, calls) in measured.items():
+        print(f"{zone_name:13} {label:22} items={items:4} BatchGetItem calls={calls}")
+    assert measured["UTC", "daily 30 d aligned"][0] == 30
+    assert measured["UTC", "monthly 12 M aligned"][0] == 12
+    # A Kolkata day is 18:30-18:30 UTC: a plain cover takes 2 + 5 + 18 + 2 = 27 buckets; the
+    # signed one takes the UTC day plus the 18:30-24:00 tail before it (2 quarters + 5 hours)
+    # minus its own tail, and neighbours share tails: 30 days + 31 tails of 7.
+    assert measured["Asia/Kolkata", "daily 30 d aligned"][0] == 30 + 31 * 7
+    assert measured["Asia/Kolkata", "monthly 12 M aligned"][0] == 12 + 13 * 7
+    assert all(items <= 1000 for items, _ in measured.values())
