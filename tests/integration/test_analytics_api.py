@@ -484,6 +484,7 @@ def test_bad_parameters_are_400_problems_naming_the_field(keys, route, query, fi
 
 def auth_scopes_and_account_isolation(keys: dict[str, str]) -> None:
     assert get("tk_nope", "overview")["statusCode"] == 401
+    assert get("tk_nope", "top-campaigns", limit="1000")["statusCode"] == 401  # the key first
     assert get(keys["acme_write"], "overview")["statusCode"] == 403
     assert get(keys["acme_read"], "overview")["statusCode"] == 200
     globex = get(keys["globex"], "overview")["json"]["messages"]

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
-from typing import Any, Literal
+from typing import Any
 
 from tally import counters, metrics
 from tally.counters import Counts
@@ -23,8 +23,10 @@ from tally.stats import campaigns
 from tally.stats.shared import messages, percent
 from tally.timeutil import Unit, calendar_intervals, format_millis, get_zone, now
 
-Metric = Literal["messages", "campaigns"]
-ExportType = Literal["campaigns"]
+METRICS = ("messages", "campaigns")
+EXPORT_TYPES = ("campaigns",)
+DEFAULT_LIMIT = 10
+MAX_LIMIT = 100
 
 DEFAULT_DAYS = 30
 BEST_SEND_TIMES_DAYS = 90
@@ -124,6 +126,27 @@ def date_range(
     return DateRange(start, end)
 
 
+def parse_choice(field: str, text: str | None, choices: Sequence[str]) -> str:
+    """One of `choices` (the first when absent), else 400 naming the field."""
+    if text is None:
+        return choices[0]
+    if text not in choices:
+        raise bad_request(field, f"must be one of {', '.join(choices)}; got {text!r}")
+    return text
+
+
+def parse_limit(text: str | None) -> int:
+    if text is None:
+        return DEFAULT_LIMIT
+    try:
+        limit = int(text.strip())
+    except ValueError:
+        raise bad_request("limit", f"must be an integer from 1 to {MAX_LIMIT}") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise bad_request("limit", f"must be from 1 to {MAX_LIMIT}; got {limit}")
+    return limit
+
+
 def _read(
     account: str, dates: DateRange, ranges: Sequence[tuple[datetime, datetime]]
 ) -> list[Counts]:
@@ -155,9 +178,10 @@ def overview(account: str, start_date: str | None, end_date: str | None) -> dict
 
 
 def trends(
-    account: str, metric: Metric, start_date: str | None, end_date: str | None
+    account: str, metric_text: str | None, start_date: str | None, end_date: str | None
 ) -> list[dict[str, Any]]:
     """One entry per UTC day meeting the range (edge days clipped to it), zero-filled."""
+    metric = parse_choice("metric", metric_text, METRICS)
     dates = date_range(start_date, end_date, max_days=MAX_TREND_DAYS)
     days = list(calendar_intervals(dates.start, dates.end, Unit.DAY, get_zone("UTC")))
     entries = []
@@ -183,10 +207,11 @@ def _delivery_order(row: dict[str, Any], created_at: datetime) -> tuple[Any, ...
 
 
 def top_campaigns(
-    account: str, limit: int, start_date: str | None, end_date: str | None
+    account: str, limit_text: str | None, start_date: str | None, end_date: str | None
 ) -> list[dict[str, Any]]:
     """Completed campaigns created in the range, best delivery rate first (then most
     delivered, then newest, then id), from the per-campaign counters."""
+    limit = parse_limit(limit_text)
     dates = date_range(start_date, end_date)
     completed = [
         campaign
@@ -275,9 +300,10 @@ class CsvExport:
 
 
 def export(
-    account: str, export_type: ExportType, start_date: str | None, end_date: str | None
+    account: str, type_text: str | None, start_date: str | None, end_date: str | None
 ) -> CsvExport:
     """Every campaign created in the range, oldest first, one CSV row each."""
+    export_type = parse_choice("type", type_text, EXPORT_TYPES)
     dates = date_range(start_date, end_date)
     found = campaigns.created_between(account, *dates.readable)
     stats = counters.read_campaigns(account, [campaign.id for campaign in found])
