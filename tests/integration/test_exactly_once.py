@@ -74,14 +74,14 @@ def test_failure_after_some_chunks_then_identical_retry(keys, stream, monkeypatc
     records = stream.read()
     total = chunks_of(records)
     assert total >= 2, "the batch must span several transactions"
-    monkeypatch.setattr(storage, "transact_write", flaky(lambda call: call > 1, server_error))
-    with pytest.raises(ClientError):
-        stream.apply(records)
+    with monkeypatch.context() as patch:
+        patch.setattr(storage, "transact_write", flaky(lambda call: call > 1, server_error))
+        with pytest.raises(ClientError):
+            stream.apply(records)
     partial = counter_items()
     assert partial
     assert partial != expected_counters()
 
-    monkeypatch.undo()
     retry = stream.apply(records)
     assert retry["chunks_skipped"] == 1
     assert retry["chunks_applied"] == total - 1
@@ -101,10 +101,11 @@ def test_transient_throttling_is_retried_within_the_batch(keys, stream, monkeypa
 def test_persistent_throttling_raises_and_the_retry_is_exact(keys, stream, monkeypatch):
     post_many(keys)
     records = stream.read()
-    monkeypatch.setattr(storage, "transact_write", flaky(lambda call: call > 1, throttled))
-    with pytest.raises(storage.TransactionCancelled):
-        stream.apply(records)
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:
+        patch.setattr(storage, "transact_write", flaky(lambda call: True, throttled))
+        with pytest.raises(storage.TransactionCancelled):
+            stream.apply(records)
+    assert counter_items() == {}, "a cancelled chunk leaves no trace"
     stream.apply(records)
     assert counter_items() == expected_counters()
 

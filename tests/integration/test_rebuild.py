@@ -101,14 +101,16 @@ def test_batch_write_retries_unprocessed_items_then_gives_up(aws, monkeypatch):
     monkeypatch.setattr(storage, "_backoff", lambda attempt: None)
     calls: list[int] = []
 
+    table = get_settings().counters_table
+
     def stingy(RequestItems):
-        calls.append(len(RequestItems["CountersTable"]))
-        first, *rest = RequestItems["CountersTable"]
-        real(RequestItems={"CountersTable": [first]})
-        return {"UnprocessedItems": {"CountersTable": rest} if rest else {}}
+        calls.append(len(RequestItems[table]))
+        first, *rest = RequestItems[table]
+        real(RequestItems={table: [first]})
+        return {"UnprocessedItems": {table: rest} if rest else {}}
 
     monkeypatch.setattr(client, "batch_write_item", stingy)
-    storage.batch_write("CountersTable", [{"pk": f"k{n}", "v": n} for n in range(5)], [])
+    storage.batch_write(table, [{"pk": f"k{n}", "v": n} for n in range(5)], [])
     assert calls == [5, 4, 3, 2, 1]
     assert len(counter_items(raw=True)) == 5
 
@@ -116,20 +118,21 @@ def test_batch_write_retries_unprocessed_items_then_gives_up(aws, monkeypatch):
         client, "batch_write_item", lambda RequestItems: {"UnprocessedItems": RequestItems}
     )
     with pytest.raises(ClientError, match="UnprocessedItems"):
-        storage.batch_write("CountersTable", [], [{"pk": "k1"}])
+        storage.batch_write(table, [], [{"pk": "k1"}])
 
 
 def test_batch_write_chunks_by_25(aws, monkeypatch):
     client = storage.client()
     real = client.batch_write_item
     sizes: list[int] = []
+    table = get_settings().counters_table
 
     def counting(RequestItems):
-        sizes.append(len(RequestItems["CountersTable"]))
+        sizes.append(len(RequestItems[table]))
         return real(RequestItems=RequestItems)
 
     monkeypatch.setattr(client, "batch_write_item", counting)
-    storage.batch_write("CountersTable", [{"pk": f"k{n}"} for n in range(60)], [{"pk": "gone"}])
+    storage.batch_write(table, [{"pk": f"k{n}"} for n in range(60)], [{"pk": "gone"}])
     assert sizes == [25, 25, 11]
 
 
@@ -141,13 +144,14 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 def test_cli_keys_create_prints_a_working_key(aws, capsys, monkeypatch):
-    # Flags name the tables; set the variables first so the test restores them.
-    monkeypatch.setenv("TALLY_KEYS_TABLE", "KeysTable")
-    monkeypatch.setenv("TALLY_EVENTS_TABLE", "EventsTable")
+    # Flags name the tables; the variables are set (to the same names) so the test restores them.
+    keys_table, events_table = get_settings().keys_table, get_settings().events_table
+    monkeypatch.setenv("TALLY_KEYS_TABLE", keys_table)
+    monkeypatch.setenv("TALLY_EVENTS_TABLE", events_table)
     code, out, _ = run_cli(
         capsys,
         "keys", "create", "--account", "acme", "--scopes", "events:write, stats:read",
-        "--name", "ops", "--keys-table", "KeysTable", "--events-table", "EventsTable",
+        "--name", "ops", "--keys-table", keys_table, "--events-table", events_table,
         "--region", "us-east-1",
     )  # fmt: skip
     assert code == 0
