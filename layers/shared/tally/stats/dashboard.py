@@ -141,7 +141,10 @@ def window(scope: Scope, now: datetime, first_event: datetime | None = None) -> 
         if first_event is not None:
             start = min(start, local_floor(first_event, unit, _UTC))
         previous = None
-    return Window(scope, unit, list(calendar_intervals(start, now, unit, _UTC)), previous)
+    # The current bucket is listed even when `now` is its very first instant.
+    buckets = list(calendar_intervals(start, shift(current, unit, 1), unit, _UTC))
+    buckets[-1] = (current, now)
+    return Window(scope, unit, buckets, previous)
 
 
 def first_activity(account: str) -> datetime | None:
