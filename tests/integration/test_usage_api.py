@@ -266,3 +266,17 @@ def test_sample_event_is_served(keys):
     assert response["statusCode"] == 200, response["body"]
     assert response["body"].startswith("{\n")
     assert list(response["json"]["aggregated_api_usage_events"]["last_1_hours"]) == SEED_NAMES
+
+
+def test_one_batched_counters_read_per_call(keys, stream):
+    from tally import auth, storage
+
+    post_events(keys["acme"], usage_events())
+    stream.drain()
+    calls: list[str] = []
+    storage.client().meta.events.register(
+        "before-call.dynamodb", lambda model, **_: calls.append(model.name)
+    )
+    auth.clear_cache()  # the key lookup counts too, as on a cold container
+    assert get(keys["acme_read"])["statusCode"] == 200
+    assert sorted(calls) == ["BatchGetItem", "GetItem"]
