@@ -57,7 +57,7 @@ def throttled() -> storage.TransactionCancelled:
 
 def test_same_batch_twice_changes_nothing(keys, stream):
     post_events(keys["acme"], [message("m1", status="sent"), message("m2", channel="mms")])
-    records = stream.read()
+    records = stream.read_all()
     first = stream.apply(records)
     assert first["chunks_applied"] == 1
     after_first = counter_items(raw=True)
@@ -71,7 +71,7 @@ def test_same_batch_twice_changes_nothing(keys, stream):
 
 def test_failure_after_some_chunks_then_identical_retry(keys, stream, monkeypatch):
     post_many(keys)
-    records = stream.read()
+    records = stream.read_all()
     total = chunks_of(records)
     assert total >= 2, "the batch must span several transactions"
     with monkeypatch.context() as patch:
@@ -100,7 +100,7 @@ def test_transient_throttling_is_retried_within_the_batch(keys, stream, monkeypa
 
 def test_persistent_throttling_raises_and_the_retry_is_exact(keys, stream, monkeypatch):
     post_many(keys)
-    records = stream.read()
+    records = stream.read_all()
     with monkeypatch.context() as patch:
         patch.setattr(storage, "transact_write", flaky(lambda call: True, throttled))
         with pytest.raises(storage.TransactionCancelled):
@@ -112,7 +112,7 @@ def test_persistent_throttling_raises_and_the_retry_is_exact(keys, stream, monke
 
 def test_other_cancellation_reasons_are_not_retried(keys, stream, monkeypatch):
     post_events(keys["acme"], [message("m1")])
-    records = stream.read()
+    records = stream.read_all()
     calls: list[int] = []
 
     def invalid(actions):

@@ -32,9 +32,9 @@ def test_rebuild_restores_counters_after_a_lost_batch(keys, stream):
     post_events(keys["acme"], [message("m1", status="sent"), message("m2", OLD, status="sent")])
     stream.drain()
     post_events(keys["acme"], [message("m1", status="failed"), message("m3", channel="mms")])
-    lost = stream.read()  # the batch that exhausted its retries and went to the queue
+    lost = stream.read_all()  # the batch that exhausted its retries and went to the queue
     post_events(keys["globex"], [message("g1")])
-    applied = stream.read()
+    applied = stream.read_all()
     stream.apply(applied)
     assert lost
     assert counter_items() != expected_counters()
