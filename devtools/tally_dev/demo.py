@@ -29,8 +29,9 @@ ACCOUNT = "demo"
 SCOPES = ("stats:read", "billing:read", "events:write", "keys:manage")
 SEED = 20260604
 DAYS = 120
-MESSAGES = 9000
+MESSAGES = 2400
 BATCH = 500
+DIALOGS = 400
 USAGE_NAMES = (
     "api_key_added",
     "api_key_updated",
@@ -165,7 +166,7 @@ class _Generator:
     def channel_fields(self, channel: str) -> dict[str, Any]:
         rng = self.rng
         if channel == "chat":
-            fields: dict[str, Any] = {"dialog_id": f"dlg-{rng.randrange(1500):05d}"}
+            fields: dict[str, Any] = {"dialog_id": f"dlg-{rng.randrange(DIALOGS):05d}"}
             if rng.random() < 0.35:
                 fields["direction"] = "inbound"
             return fields
@@ -175,7 +176,7 @@ class _Generator:
         return fields
 
     def otps(self) -> None:
-        for number in range(1800):
+        for number in range(500):
             when = self.moment()
             session = {
                 "id": f"otp-{number:05d}",
@@ -190,7 +191,7 @@ class _Generator:
                 self.updates.append({**session, "status": outcome})
 
     def dialogs_and_contacts(self) -> None:
-        for number in range(1500):
+        for number in range(DIALOGS):
             self.originals.append(
                 {
                     "id": f"dlg-{number:05d}",
@@ -199,7 +200,7 @@ class _Generator:
                     "type": self.rng.choices((1, 2, 3, 4), (50, 25, 15, 10))[0],
                 }
             )
-        for number in range(1200):
+        for number in range(300):
             self.originals.append(
                 {
                     "id": f"contact-{number:05d}",
@@ -212,7 +213,7 @@ class _Generator:
 
     def usage(self) -> None:
         weights = (2, 1, 1, 3, 2, 1, 3, 2, 1, 30, 26, 3)
-        for number in range(3000):
+        for number in range(900):
             # A third of the usage lands in the last day, so the 24-hour windows are lively.
             start = self.now - timedelta(days=1) if number % 3 == 0 else None
             self.originals.append(
@@ -371,6 +372,8 @@ def curl_lines(runtime: Runtime, secret: str) -> list[str]:
 
     lines = []
     for route in sorted(runtime.template.routes, key=lambda r: (r.path, r.method)):
+        if route.method == "ANY":
+            continue
         path, body = _EXAMPLES.get((route.method, route.path), (route.path, None))
         parts = ["curl", "-sS", "-X", route.method, "-H", f"Authorization: Bearer {secret}"]
         if body is not None:

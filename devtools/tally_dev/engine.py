@@ -60,6 +60,9 @@ class MotoEngine:
     def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
         from moto.server import ThreadedMotoServer
 
+        from tally_dev import motofix
+
+        motofix.apply()
         self.port = port or free_port(host)
         self._server = ThreadedMotoServer(ip_address=host, port=self.port, verbose=False)
         self._server.start()

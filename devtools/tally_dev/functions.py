@@ -1,11 +1,9 @@
-"""Runs the template's Lambda handlers in this process, like warm Lambda containers.
+"""Runs the template's Lambda handlers in this process, like a warm Lambda container each.
 
-Each function gets a pool of "containers": independent copies of its handler
-module, each loaded from its file under a unique module name. A container
-serves one invocation at a time (as in Lambda), because the Powertools
-resolver keeps the current event on the module's `app`. Modules are loaded on
-first use and reloaded when their file changes, so a handler written while the
-server runs is picked up without a restart.
+A function's module is loaded from its file under a unique module name on
+first use, and reloaded when the file changes, so a handler written while the
+server runs is picked up without a restart. A container serves one
+invocation at a time, as in Lambda.
 """
 
 from __future__ import annotations
@@ -22,7 +20,6 @@ from typing import Any
 
 from tally_dev.template import Handler
 
-MAX_CONTAINERS = 16
 _module_ids = itertools.count()
 
 
@@ -52,27 +49,24 @@ class LambdaContext:
         return max(0, int((self.timeout_seconds - elapsed) * 1000))
 
 
-@dataclass
-class _Container:
-    module: ModuleType
-    mtime: float
-
-
 class FunctionPool:
-    """Warm containers of one function."""
+    """The warm container of one function."""
 
     def __init__(self, handler: Handler) -> None:
         self.handler = handler
-        self._idle: list[_Container] = []
-        self._count = 0
-        self._lock = threading.Condition()
+        self._module: ModuleType | None = None
+        self._mtime = 0.0
+        self._lock = threading.RLock()
 
-    def _load(self) -> _Container:
+    def _load(self) -> ModuleType:
         path = self.handler.path
         if not path.is_file():
             raise HandlerUnavailable(
                 f"{self.handler.function}: {path.name} not found in {self.handler.code_uri}/"
             )
+        mtime = path.stat().st_mtime
+        if self._module is not None and mtime == self._mtime:
+            return self._module
         name = f"tally_fn_{self.handler.group}_{next(_module_ids)}"
         spec = importlib.util.spec_from_file_location(name, path)
         if spec is None or spec.loader is None:
@@ -88,51 +82,20 @@ class FunctionPool:
             raise HandlerUnavailable(
                 f"{self.handler.function}: {path.name} has no {self.handler.attribute}()"
             )
-        return _Container(module, path.stat().st_mtime)
-
-    def _acquire(self) -> _Container:
-        with self._lock:
-            while not self._idle and self._count >= MAX_CONTAINERS:
-                self._lock.wait()
-            container = self._idle.pop() if self._idle else None
-            if container is None:
-                self._count += 1
-        if container is not None:
-            try:
-                current = self.handler.path.stat().st_mtime
-            except OSError:
-                current = -1.0
-            if current == container.mtime:
-                return container
-        try:
-            return self._load()
-        except BaseException:
-            self._release(None)
-            raise
-
-    def _release(self, container: _Container | None) -> None:
-        with self._lock:
-            if container is None:
-                self._count -= 1
-            else:
-                self._idle.append(container)
-            self._lock.notify()
+        self._module, self._mtime = module, mtime
+        return module
 
     def module(self) -> ModuleType:
-        """A loaded copy of the module (for reading `app`), not reserved for an invocation."""
-        container = self._acquire()
-        self._release(container)
-        return container.module
+        """The loaded module (for reading its `app`)."""
+        with self._lock:
+            return self._load()
 
     def invoke(self, event: dict[str, Any]) -> Any:
-        container = self._acquire()
-        try:
+        with self._lock:
             entry: Callable[[dict[str, Any], LambdaContext], Any] = getattr(
-                container.module, self.handler.attribute
+                self._load(), self.handler.attribute
             )
             return entry(event, LambdaContext(self.handler.function))
-        finally:
-            self._release(container)
 
 
 class Functions:

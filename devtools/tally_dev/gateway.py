@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -58,14 +59,26 @@ class Reply:
         return json.loads(self.body)
 
 
+# API Gateway tags the errors it answers itself (not the function's) with x-amzn-ErrorType.
+_ERROR_TYPES = {
+    404: "NotFoundException",
+    405: "MethodNotAllowedException",
+    502: "InternalServerErrorException",
+}
+
+
 def problem(status: int, detail: str, headers: list[tuple[str, str]] | None = None) -> Reply:
+    """A gateway-originated error, as RFC 9457 problem details."""
+    tags = [("x-amzn-ErrorType", _ERROR_TYPES[status])] if status in _ERROR_TYPES else []
     body = {
         "type": "about:blank",
         "title": HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,
     }
-    return Reply(status, [("Content-Type", PROBLEM), *(headers or [])], json.dumps(body).encode())
+    return Reply(
+        status, [("Content-Type", PROBLEM), *tags, *(headers or [])], json.dumps(body).encode()
+    )
 
 
 def is_text(content_type: str | None) -> bool:
@@ -176,6 +189,7 @@ class Gateway:
     def __init__(self, template: tpl.Template, functions: Functions | None = None) -> None:
         self.template = template
         self.functions = functions or Functions()
+        self._resolver_lock = threading.Lock()
 
     def handle(self, request: Request) -> Reply:
         path = unquote(urlsplit(request.target).path) or "/"
@@ -188,13 +202,20 @@ class Gateway:
         candidates, params = tpl.match(self.template.routes, path)
         if not candidates:
             return problem(404, f"no route for {request.method} {path}")
-        route = next((r for r in candidates if r.method in (request.method, "ANY")), None)
+        # An exact method wins over an ANY route on the same resource, as in API Gateway.
+        route = next((r for r in candidates if r.method == request.method), None) or next(
+            (r for r in candidates if r.method == "ANY"), None
+        )
         if route is None:
             allowed = ", ".join(sorted({r.method for r in candidates}))
             return problem(405, f"{request.method} is not allowed on {path}", [("Allow", allowed)])
         event = build_event(request, route, params, self.template.stage)
         try:
-            result = self.functions.pool(route.handler).invoke(event)
+            # Powertools resolvers keep the current event in a class attribute shared by
+            # every resolver of the process (one request per process in Lambda), so API
+            # invocations must not overlap here.
+            with self._resolver_lock:
+                result = self.functions.pool(route.handler).invoke(event)
         except HandlerUnavailable as error:
             log.error("%s", error)
             return problem(502, str(error))

@@ -55,8 +55,9 @@ def configure_environment(template: tpl.Template, endpoint_url: str, *, external
     os.environ.update(template.environment)
     os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint_url
     os.environ["AWS_ENDPOINT_URL_DYNAMODB_STREAMS"] = endpoint_url
-    # No X-Ray daemon locally.
+    # No X-Ray daemon or CloudWatch locally: no traces, no EMF metric blobs on stdout.
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     from tally import auth, storage
     from tally.config import reset_settings
 
@@ -155,9 +156,13 @@ class Runtime:
 def serve(options: Options) -> int:
     runtime = Runtime(options)
     stopping = threading.Event()
+    serving = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stopping.set()
+        if not serving.is_set():
+            # Still starting or loading the demo: interrupt that work, then clean up below.
+            raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -172,8 +177,11 @@ def serve(options: Options) -> int:
 
             load_demo(runtime)
         runtime.serve_in_thread()
+        serving.set()
         log.info("listening on %s", runtime.base_url)
         stopping.wait()
+    except KeyboardInterrupt:
+        log.info("interrupted")
     finally:
         log.info("stopping")
         runtime.stop()

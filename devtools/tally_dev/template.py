@@ -74,10 +74,11 @@ class Handler:
     code_uri: str
     module: str
     attribute: str
+    root: Path = PROJECT_ROOT
 
     @property
     def path(self) -> Path:
-        return PROJECT_ROOT / self.code_uri / f"{self.module.replace('.', '/')}.py"
+        return self.root / self.code_uri / f"{self.module.replace('.', '/')}.py"
 
     @property
     def group(self) -> str:
@@ -139,8 +140,10 @@ def load(path: Path = TEMPLATE_PATH) -> Template:
     }
     return Template(
         tables=_tables(resources),
-        routes=sorted(_routes(resources), key=lambda route: (route.specificity, route.method)),
-        stream_mappings=_stream_mappings(resources),
+        routes=sorted(
+            _routes(resources, path.parent), key=lambda route: (route.specificity, route.method)
+        ),
+        stream_mappings=_stream_mappings(resources, path.parent),
         environment=_environment(raw, parameters),
         stage=_stage(resources, parameters),
         raw=raw,
@@ -192,14 +195,15 @@ def _tables(resources: dict[str, Any]) -> list[TableSpec]:
     return tables
 
 
-def _handler(logical_id: str, props: dict[str, Any], globals_: dict[str, Any]) -> Handler:
-    spec = props.get("Handler") or globals_.get("Handler", "app.lambda_handler")
+def _handler(logical_id: str, props: dict[str, Any], root: Path) -> Handler:
+    spec = props.get("Handler", "app.lambda_handler")
     module, _, attribute = str(spec).rpartition(".")
     return Handler(
         function=logical_id,
-        code_uri=str(props.get("CodeUri") or globals_.get("CodeUri", "")).rstrip("/"),
+        code_uri=str(props.get("CodeUri", "")).rstrip("/"),
         module=module,
         attribute=attribute,
+        root=root,
     )
 
 
@@ -211,7 +215,7 @@ def _functions(resources: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-def _routes(resources: dict[str, Any]) -> list[Route]:
+def _routes(resources: dict[str, Any], root: Path) -> list[Route]:
     routes = []
     for logical_id, props in _functions(resources):
         for event in (props.get("Events") or {}).values():
@@ -223,7 +227,7 @@ def _routes(resources: dict[str, Any]) -> list[Route]:
                 Route(
                     method=method,
                     path="/" + str(event_props["Path"]).strip("/"),
-                    handler=_handler(logical_id, props, {}),
+                    handler=_handler(logical_id, props, root),
                 )
             )
     return routes
@@ -239,7 +243,7 @@ def _ref_target(value: Any) -> str | None:
     return None
 
 
-def _stream_mappings(resources: dict[str, Any]) -> list[StreamMapping]:
+def _stream_mappings(resources: dict[str, Any], root: Path) -> list[StreamMapping]:
     mappings = []
     for logical_id, props in _functions(resources):
         for event in (props.get("Events") or {}).values():
@@ -250,7 +254,7 @@ def _stream_mappings(resources: dict[str, Any]) -> list[StreamMapping]:
             max_age = ep.get("MaximumRecordAgeInSeconds")
             mappings.append(
                 StreamMapping(
-                    handler=_handler(logical_id, props, {}),
+                    handler=_handler(logical_id, props, root),
                     table=_ref_target(ep["Stream"]) or "",
                     batch_size=int(ep.get("BatchSize", 100)),
                     batching_window=float(ep.get("MaximumBatchingWindowInSeconds", 0)),

@@ -1,0 +1,123 @@
+"""Two fixes to the embedded moto server, applied once by the moto engine.
+
+1. Thread safety: moto's DynamoDB backend mutates plain dicts; concurrent
+   requests (the gateway's threads, the stream poller) crash it with
+   "dictionary changed size during iteration". Every DynamoDB and DynamoDB
+   Streams request is serialised behind one lock, which also gives each
+   request the atomicity DynamoDB has.
+2. Speed: moto 5.2.5's TransactWriteItems deep-copies every touched table
+   once per action (for a rollback), so one transaction costs O(actions x
+   table size): ingest ran at about 30 events/s on a demo-sized table. Here
+   the conditions are checked first against the current items (actions of one
+   transaction touch distinct items, so checking up front is equivalent); a
+   transaction whose conditions fail is cancelled before anything is written,
+   and one whose conditions hold is applied without the table copies. Any
+   transaction the pre-check cannot judge (duplicate keys, invalid
+   expressions) goes through moto's own path unchanged.
+
+A side effect matches DynamoDB Local rather than moto: a cancelled transaction
+no longer replaces the table, so it leaves no stream records behind and does
+not invalidate shard iterators.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import threading
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+_LOCK = threading.RLock()
+_applied: list[bool] = []
+
+
+def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with _LOCK:
+            return method(*args, **kwargs)
+
+    return wrapper
+
+
+def apply() -> None:  # noqa: PLR0915 - one closure per patched moto entry point
+    if _applied:
+        return
+    from moto.dynamodb import models
+    from moto.dynamodb.comparisons import get_filter_expression
+    from moto.dynamodb.exceptions import TransactionCanceledException
+    from moto.dynamodb.models.table import Table
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    for handler in (DynamoHandler, DynamoDBStreamsHandler):
+        setattr(handler, "call_action", _locked(handler.call_action))  # noqa: B010 - patching a class
+
+    def deepcopy_except_tables(value: Any, memo: dict[int, Any] | None = None) -> Any:
+        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+    without_table_copies = SimpleNamespace(deepcopy=deepcopy_except_tables)
+    original = models.DynamoDBBackend.transact_write_items
+
+    def precheck(
+        backend: Any, transact_items: list[dict[str, Any]]
+    ) -> list[tuple[Any, Any, Any]] | None:
+        """Per-action cancellation reasons, or None when moto's own path must decide."""
+        errors: list[tuple[Any, Any, Any]] = []
+        seen: set[tuple[str, str]] = set()
+        for action in transact_items:
+            if len(action) != 1:
+                return None
+            op_type, op = next(iter(action.items()))
+            table = backend.get_table(op["TableName"])
+            if op_type == "Put":
+                attrs = op["Item"]
+                key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+                if table.range_key_attr is not None:
+                    key[table.range_key_attr] = attrs[table.range_key_attr]
+            else:
+                key = op["Key"]
+            identity = (op["TableName"], str(sorted(key.items())))
+            if identity in seen:
+                return None
+            seen.add(identity)
+            condition = op.get("ConditionExpression")
+            if condition is None:
+                errors.append((None, None, None))
+                continue
+            current = backend.get_item(op["TableName"], key)
+            check = get_filter_expression(
+                condition, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+            )
+            if check.expr(current):
+                errors.append((None, None, None))
+            else:
+                old = (
+                    current.to_json()["Attributes"]
+                    if current and op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD"
+                    else None
+                )
+                errors.append(("ConditionalCheckFailed", "The conditional request failed", old))
+        return errors
+
+    def transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) -> None:
+        try:
+            errors = precheck(backend, transact_items) if len(transact_items) <= 100 else None
+        except Exception:
+            errors = None
+        if errors is None:
+            original(backend, transact_items)
+            return
+        if any(code is not None for code, _, _ in errors):
+            raise TransactionCanceledException(errors)
+        with _LOCK:
+            setattr(models, "copy", without_table_copies)  # noqa: B010
+            try:
+                original(backend, transact_items)
+            finally:
+                setattr(models, "copy", copy)  # noqa: B010
+
+    setattr(models.DynamoDBBackend, "transact_write_items", transact_write_items)  # noqa: B010
+    _applied.append(True)

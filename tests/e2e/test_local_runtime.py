@@ -1,0 +1,243 @@
+"""`tally serve` over real HTTP: routing from the template, ingest -> counters, keys, errors."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tally_dev import template as tpl
+from tests.e2e.conftest import ROOT, Server, start_server, stop_server
+
+pytestmark = pytest.mark.e2e
+
+EXAMPLE_PARAMS = {"key_id": "key_00000000000000000000", "scope": "24h", "channel": "whatsapp"}
+
+
+def gateway_error(response: requests.Response) -> bool:
+    """API Gateway marks the errors it produces itself (unknown route, wrong method, bad function)."""
+    return "x-amzn-ErrorType" in response.headers
+
+
+def find(document: Any, name: str) -> Any:
+    """The first value of key `name` anywhere in a JSON document."""
+    if isinstance(document, dict):
+        if name in document:
+            return document[name]
+        values = list(document.values())
+    elif isinstance(document, list):
+        values = document
+    else:
+        return None
+    for value in values:
+        found = find(value, name)
+        if found is not None:
+            return found
+    return None
+
+
+@pytest.mark.parametrize(
+    "route", tpl.load().routes, ids=lambda route: f"{route.method} {route.path}"
+)
+def test_every_template_route_is_served_by_its_function(
+    server: Server, http: requests.Session, route: tpl.Route
+) -> None:
+    path = route.path
+    for name, value in EXAMPLE_PARAMS.items():
+        path = path.replace("{" + name + "}", value)
+    body = {"events": []} if route.path == "/v1/events" else {}
+    response = http.request(
+        "PUT" if route.method == "ANY" else route.method,
+        server.base_url + path,
+        headers=server.headers(),
+        json=body if route.method in ("POST", "PATCH") else None,
+        timeout=30,
+    )
+    assert not gateway_error(response), f"{response.status_code} {response.text}"
+    assert response.status_code < 500, response.text
+
+
+def test_unknown_path_is_a_404_problem(server: Server, http: requests.Session) -> None:
+    response = http.get(f"{server.base_url}/v2/nothing", headers=server.headers(), timeout=10)
+    assert response.status_code == 404
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.json()["status"] == 404
+    assert gateway_error(response)
+
+
+def test_known_path_with_another_method_is_405_with_allow(
+    server: Server, http: requests.Session
+) -> None:
+    response = http.put(f"{server.base_url}/v1/events", headers=server.headers(), timeout=10)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "POST"
+    assert response.headers["Content-Type"] == "application/problem+json"
+
+    keyed = http.get(f"{server.base_url}/v1/keys/key_x", headers=server.headers(), timeout=10)
+    expected = {r.method for r in tpl.load().routes if r.path == "/v1/keys/{key_id}"}
+    assert keyed.status_code == 405
+    assert set(keyed.headers["Allow"].split(", ")) == expected
+
+
+def test_static_path_wins_over_a_parameter(server: Server, http: requests.Session) -> None:
+    # /v1/stats/messages is the usage API; /v1/stats/{scope} would answer 400 for scope "messages".
+    response = http.get(
+        f"{server.base_url}/v1/stats/messages", headers=server.headers(), timeout=30
+    )
+    assert response.status_code == 200, response.text
+    assert "aggregated_api_usage_events" in response.text
+
+
+def test_requests_without_a_key_are_401(server: Server, http: requests.Session) -> None:
+    for path in ("/api/credits/balance", "/v1/keys", "/api/analytics/overview"):
+        response = http.get(server.base_url + path, timeout=30)
+        assert response.status_code == 401, (path, response.text)
+        assert not gateway_error(response)
+
+
+def test_a_key_without_the_scope_is_403(server: Server, http: requests.Session) -> None:
+    created = http.post(
+        f"{server.base_url}/v1/keys",
+        json={"account": "e2e-scopes", "scopes": ["events:write"], "name": "writer"},
+        headers=server.headers(),
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text
+    response = http.get(
+        f"{server.base_url}/api/credits/balance",
+        headers=server.headers(created.json()["secret"]),
+        timeout=30,
+    )
+    assert response.status_code == 403
+
+
+def test_ingested_messages_reach_the_counters_within_seconds(
+    server: Server, http: requests.Session, account_key: tuple[str, str]
+) -> None:
+    _, key = account_key
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    events = [
+        {
+            "id": f"lag-{n}",
+            "kind": "message",
+            "occurred_at": now,
+            "channel": "sms",
+            "status": "sent",
+            "to": "+213550000000",
+        }
+        for n in range(3)
+    ]
+    sent_at = time.monotonic()
+    ingest = http.post(
+        f"{server.base_url}/v1/events",
+        json={"events": events},
+        headers=server.headers(key),
+        timeout=30,
+    )
+    assert ingest.status_code == 200, ingest.text
+    assert ingest.json()["accepted"] == 3
+    seen = None
+    while time.monotonic() - sent_at < 20:
+        stats = http.get(
+            f"{server.base_url}/v1/stats?scope=24h", headers=server.headers(key), timeout=30
+        )
+        assert stats.status_code == 200, stats.text
+        seen = find(stats.json(), "total_messages")
+        if seen == 3:
+            break
+        time.sleep(0.05)
+    lag = time.monotonic() - sent_at
+    print(f"\ningest -> counters lag: {lag:.2f} s")
+    assert seen == 3, f"counters show {seen} after {lag:.1f} s"
+
+
+def test_keys_api_create_list_revoke(
+    server: Server, http: requests.Session, account_key: tuple[str, str]
+) -> None:
+    account, manager = account_key
+    created = http.post(
+        f"{server.base_url}/v1/keys",
+        json={"scopes": ["stats:read"], "name": "reader"},
+        headers=server.headers(manager),
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["account"] == account
+    assert body["secret"].startswith("tk_")
+
+    listed = http.get(f"{server.base_url}/v1/keys", headers=server.headers(manager), timeout=30)
+    assert listed.status_code == 200
+    keys = listed.json()["keys"]
+    assert body["key_id"] in {key["key_id"] for key in keys}
+    assert all("secret" not in key for key in keys)
+    assert body["secret"] not in listed.text
+
+    reader = server.headers(body["secret"])
+    assert http.get(f"{server.base_url}/api/analytics/overview", headers=reader, timeout=30).ok
+    revoked = http.delete(
+        f"{server.base_url}/v1/keys/{body['key_id']}", headers=server.headers(manager), timeout=30
+    )
+    assert revoked.status_code == 204
+    time.sleep(1.5)  # the server runs with a 1 s key cache (conftest)
+    after = http.get(f"{server.base_url}/api/analytics/overview", headers=reader, timeout=30)
+    assert after.status_code == 401
+
+
+def test_openapi_document_and_swagger_ui(server: Server, http: requests.Session) -> None:
+    document = http.get(f"{server.base_url}/openapi.json", timeout=60).json()
+    assert document["openapi"].startswith("3.")
+    # Handlers may name a path parameter differently from the template; the shape must match.
+    documented = {
+        (re.sub(r"\{[^}]+\}", "{}", path), method.upper())
+        for path, operations in document["paths"].items()
+        for method in operations
+    }
+    for route in tpl.load().routes:
+        if route.method != "ANY":
+            assert (re.sub(r"\{[^}]+\}", "{}", route.path), route.method) in documented, route
+    docs = http.get(f"{server.base_url}/docs", timeout=60)
+    assert docs.status_code == 200
+    assert "SwaggerUIBundle" in docs.text
+    asset = http.get(f"{server.base_url}/docs/swagger-ui-bundle.min.js", timeout=10)
+    assert asset.status_code == 200
+    assert len(asset.content) > 100_000
+
+
+def test_ctrl_c_stops_the_server_cleanly(tmp_path: Path) -> None:
+    own = start_server(tmp_path)
+    assert requests.get(f"{own.base_url}/v2/nothing", timeout=10).status_code == 404
+    assert stop_server(own) == 0
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{own.base_url}/v2/nothing", timeout=2)
+
+
+def test_bounded_load_test_has_no_errors(server: Server) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "load.py"),
+            "--url",
+            server.base_url,
+            "--admin-key",
+            server.admin_key,
+            "--requests",
+            "120",
+            "--clients",
+            "8",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    print(result.stdout)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "errors: 0" in result.stdout
