@@ -16,7 +16,6 @@ from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS_DIR = ROOT / "events"
@@ -87,8 +86,6 @@ def proxy_event(
     event["requestContext"].update(
         httpMethod=method, path=f"/prod{path}", resourcePath=event["resource"]
     )
-    if query:
-        event["requestContext"]["path"] += "?" + urlencode(multi_query, doseq=True)
     return event
 
 
@@ -326,3 +323,110 @@ def serve(admin_key: str, *, timeout: float = 60.0) -> Iterator[ServedApi]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+# --- Fault injection at the DynamoDB client (every call of tally.storage goes through it).
+
+
+def client_error(code: str, operation: str = "DynamoDB", **response: Any) -> Exception:
+    from botocore.exceptions import ClientError
+
+    return ClientError(
+        {"Error": {"Code": code, "Message": f"injected {code}"}, **response}, operation
+    )
+
+
+def read_timeout() -> Exception:
+    """The SDK gave up waiting for a response: the request may or may not have been applied."""
+    from botocore.exceptions import ReadTimeoutError
+
+    return ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+
+
+@dataclass
+class Fault:
+    operation: str
+    error: Any  # a callable returning the exception to raise
+    times: int | None = None  # None: every matching call
+    match: Any = None  # a predicate on the call's keyword arguments
+    after_call: bool = False  # apply the call, then raise (the response was lost)
+    fired: int = 0
+
+
+class FaultyClient:
+    """The real DynamoDB client with injected faults; `calls` counts calls per operation.
+
+    Faults fire above botocore's own retries: they model errors that outlasted
+    them, which is what the service's code must handle.
+    """
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+        self.faults: list[Fault] = []
+        self.calls: dict[str, int] = {}
+
+    def inject(self, operation: str, error: Any, **options: Any) -> Fault:
+        fault = Fault(operation, error, **options)
+        self.faults.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        self.faults.clear()
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._real, name)
+        if not callable(method):
+            return method
+
+        def call(**kwargs: Any) -> Any:
+            self.calls[name] = self.calls.get(name, 0) + 1
+            for fault in self.faults:
+                if fault.operation != name or (
+                    fault.times is not None and fault.fired >= fault.times
+                ):
+                    continue
+                if fault.match is not None and not fault.match(kwargs):
+                    continue
+                fault.fired += 1
+                if fault.after_call:
+                    method(**kwargs)
+                raise fault.error()
+            return method(**kwargs)
+
+        return call
+
+
+def install_faulty_client(monkeypatch: Any) -> FaultyClient:
+    """Route every tally.storage call through a FaultyClient for the rest of the test."""
+    from tally import storage
+
+    faulty = FaultyClient(storage.client())
+
+    def faulty_client() -> FaultyClient:
+        return faulty
+
+    # The fixtures' teardown calls storage.reset_client() before monkeypatch undoes this.
+    faulty_client.cache_clear = lambda: None  # type: ignore[attr-defined]
+    monkeypatch.setattr(storage, "client", faulty_client)
+    return faulty
+
+
+def on_table(table: str) -> Any:
+    """A Fault `match` for calls that touch `table` (single-table or batch requests)."""
+
+    def match(kwargs: Mapping[str, Any]) -> bool:
+        names = {kwargs.get("TableName")} | set(kwargs.get("RequestItems", {}))
+        for action in kwargs.get("TransactItems", []):
+            names |= {body.get("TableName") for body in action.values()}
+        return table in names
+
+    return match
+
+
+def read_routes() -> list[Any]:
+    """The routes that only read: every GET and every statistics POST (not ingest or keys)."""
+    return [
+        route
+        for route in api_routes()
+        if route.method == "GET" or route.handler.group not in ("ingest", "keys")
+    ]
