@@ -67,6 +67,7 @@ def test_date_range_echo_uses_milliseconds() -> None:
         ("2026-06-11", None, "startDate"),  # after the default end (now)
         ("2025-01-01", "2026-06-01", "startDate"),  # beyond max_days
         ("0001-01-01", "9999-12-31", "endDate"),  # the end of 9999-12-31 is not representable
+        ("0001-01-01T00:00:00+05:00", "2026-06-01", "startDate"),  # before year 1 in UTC
     ],
 )
 def test_bad_ranges_name_the_field(start: str, end: str | None, field: str) -> None:

@@ -88,16 +88,13 @@ def parse_bound(field: str, text: str, *, is_end: bool) -> datetime:
             day = date.fromisoformat(value)
         except ValueError:
             moment = datetime.fromisoformat(value)
-        else:
-            midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            return midnight + timedelta(days=1) if is_end else midnight
+            return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+        midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        return midnight + timedelta(days=1) if is_end else midnight
     except ValueError:
         raise bad_request(field, DATE_HINT) from None
     except OverflowError:
         raise bad_request(field, "is out of range") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def date_range(
