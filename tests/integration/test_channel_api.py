@@ -232,7 +232,7 @@ def seeded_world(events: list[dict[str, Any]]) -> Iterator[World]:
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
-    with seeded_world(generate_messages(random.Random(20260610), 260)) as seeded:
+    with seeded_world(generate_messages(random.Random(20260610), 180)) as seeded:
         yield seeded
 
 
