@@ -101,7 +101,8 @@ def window(query: ChatStatsQuery) -> Interval:
     end = high if query.end_date is None else query.end_date
     if start > end:
         raise bad_request(
-            "start_date", f"must not be after end_date ({end}{'' if query.end_date else ', now'})"
+            "start_date",
+            f"must not be after end_date ({end}{', now' if query.end_date is None else ''})",
         )
     # Clamp in integer seconds first: any integer is valid input, not every one is a datetime.
     start = min(max(start, low), high)
