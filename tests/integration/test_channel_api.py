@@ -230,6 +230,22 @@ def seeded_world(events: list[dict[str, Any]]) -> Iterator[World]:
         _reset()
 
 
+@contextmanager
+def batch_get_keys() -> Iterator[list[int]]:
+    """Keys per BatchGetItem call made inside the block (a botocore hook on the client)."""
+    calls: list[int] = []
+
+    def count(params: dict[str, Any], **_: Any) -> None:
+        request = json.loads(params["body"])  # the serialized BatchGetItem request
+        calls.extend(len(table["Keys"]) for table in request["RequestItems"].values())
+
+    storage.client().meta.events.register("before-call.dynamodb.BatchGetItem", count)
+    try:
+        yield calls
+    finally:
+        storage.client().meta.events.unregister("before-call.dynamodb.BatchGetItem", count)
+
+
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
     with seeded_world(generate_messages(random.Random(20260610), 180)) as seeded:
@@ -470,12 +486,6 @@ def test_sample_event_file(keys):
 
 def test_counter_items_read_per_request(keys, dataset):
     """The greedy cover reads a handful of items per interval, whatever the event count."""
-    read: list[int] = []
-
-    def count(params: dict[str, Any], **_: Any) -> None:
-        request = json.loads(params["body"])  # the serialized BatchGetItem request
-        read.extend(len(table["Keys"]) for table in request["RequestItems"].values())
-
     cases = {
         "daily 30 d aligned": {
             "type": "daily",
@@ -491,16 +501,12 @@ def test_counter_items_read_per_request(keys, dataset):
         "monthly 12 M default": {"type": "monthly"},
     }
     measured: dict[tuple[str, str], tuple[int, int]] = {}
-    storage.client().meta.events.register("before-call.dynamodb.BatchGetItem", count)
-    try:
-        for zone_name in ("UTC", "Asia/Kolkata"):
-            for label, body in cases.items():
-                read.clear()
+    for zone_name in ("UTC", "Asia/Kolkata"):
+        for label, body in cases.items():
+            with batch_get_keys() as calls:
                 response = request(keys["acme"], "sms", {**body, "timezone": zone_name})
-                assert response["statusCode"] == 200
-                measured[zone_name, label] = (sum(read), len(read))
-    finally:
-        storage.client().meta.events.unregister("before-call.dynamodb.BatchGetItem", count)
+            assert response["statusCode"] == 200
+            measured[zone_name, label] = (sum(calls), len(calls))
     for (zone_name, label), (items, calls) in measured.items():
         print(f"{zone_name:13} {label:22} items={items:4} BatchGetItem calls={calls}")
     assert measured["UTC", "daily 30 d aligned"][0] == 30

@@ -6,7 +6,6 @@ range resolved to whole minutes (start floored, end ceiled), grouped by UTC date
 
 from __future__ import annotations
 
-import json
 import random
 from collections import Counter
 from collections.abc import Iterator
@@ -16,8 +15,7 @@ from urllib.parse import parse_qs, urlencode
 
 import pytest
 
-from tally import storage
-from tests.integration.test_channel_api import World, minute_of, seeded_world
+from tests.integration.test_channel_api import World, batch_get_keys, minute_of, seeded_world
 from tests.support import invoke, load_event, proxy_event
 
 NOW = datetime(2026, 6, 10, 12, 34, 56, tzinfo=UTC)
@@ -294,21 +292,12 @@ def test_same_numbers_as_the_channel_api(world):
 
 def test_per_day_reads_are_bounded_by_the_range_not_the_events(world):
     """Since 2000: ~320 month items, then day items only inside nonzero months."""
-    keys: list[int] = []
-
-    def count(params: dict[str, Any], **_: Any) -> None:
-        request = json.loads(params["body"])  # the serialized BatchGetItem request
-        keys.extend(len(table["Keys"]) for table in request["RequestItems"].values())
-
-    storage.client().meta.events.register("before-call.dynamodb.BatchGetItem", count)
-    try:
+    with batch_get_keys() as calls:
         page = get(world, "/admin/stats/messages/sent-per-day", query={"limit": "5"})
-        first_page = sum(keys)
-        keys.clear()
+    first_page = sum(calls)
+    with batch_get_keys() as calls:
         get(world, "/admin/stats/messages/sent-per-day", query={"limit": "1000"})
-        everything = sum(keys)
-    finally:
-        storage.client().meta.events.unregister("before-call.dynamodb.BatchGetItem", count)
+    everything = sum(calls)
     assert len(page["json"]) == 5
     months = (NOW.year - 2000) * 12 + NOW.month
     # Month totals plus at most the days of the nonzero months (~31 busy months here).
