@@ -400,3 +400,38 @@ def test_unprocessed_keys_on_a_read_give_the_same_answer(keys, stream, monkeypat
     assert call_route(route, keys["acme"])["json"] == clean
     assert rounds["n"] > 1
     assert storage.BATCH_GET_LIMIT == 100
+
+
+# --- Operations in template.yaml -----------------------------------------------------------
+
+
+def test_the_template_alarms_on_stream_lag_failed_batches_and_5xx_and_keeps_logs_bounded():
+    resources = tpl.load().raw["Resources"]
+    alarms = {
+        props["MetricName"]: props
+        for resource in resources.values()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+        for props in [resource["Properties"]]
+    }
+    assert alarms["IteratorAge"]["Dimensions"][0]["Value"] == {"Ref": "CountersFunction"}
+    queue = alarms["ApproximateNumberOfMessagesVisible"]
+    assert queue["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["CountersFailureQueue", "QueueName"]}
+    assert (queue["Threshold"], queue["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+    assert alarms["5XXError"]["Namespace"] == "AWS/ApiGateway"
+    functions = {
+        name
+        for name, resource in resources.items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+    retained = {
+        resource["Properties"]["LogGroupName"]["Fn::Sub"]
+        for resource in resources.values()
+        if resource["Type"] == "AWS::Logs::LogGroup" and resource["Properties"]["RetentionInDays"]
+    }
+    assert retained == {f"/aws/lambda/${{{name}}}" for name in functions}
+    settings = resources["TallyApi"]["Properties"]["MethodSettings"]
+    stage = next(s for s in settings if s["ResourcePath"] == "/*")
+    export = next(s for s in settings if s["ResourcePath"] == "/~1api~1analytics~1export")
+    assert export["HttpMethod"] == "GET"
+    assert export["ThrottlingRateLimit"] < stage["ThrottlingRateLimit"]
+    assert export["ThrottlingBurstLimit"] < stage["ThrottlingBurstLimit"]
