@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tally.errors import TallyError
-from tally.stats.channel import ChannelStatsRequest, _signed_cover, intervals_for, parse_request
-from tally.timeutil import cover
+from tally.stats.channel import ChannelStatsRequest, intervals_for, parse_request
+from tally.timeutil import cover, signed_cover
 
 ZONES = ("UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata", "Asia/Kathmandu")
 NOW = datetime(2026, 6, 10, 12, 34, 56, tzinfo=UTC)
@@ -76,7 +76,7 @@ minutes = st.integers(0, 2 * 366 * 24 * 60).map(lambda m: int(LOW.timestamp()) +
 @given(bounds=st.tuples(minutes, minutes).map(sorted), offset=st.sampled_from([0, 15, 30, 45]))
 def test_signed_cover_counts_every_minute_once(bounds, offset):
     start, end = bounds[0] + offset * 60, bounds[1] + offset * 60
-    plan = _signed_cover(start, end)
+    plan = signed_cover(start, end)
     assert len(plan) <= len(cover(start, end))
     # Net coverage, swept over the bucket edges: 1 inside [start, end), 0 outside.
     edges: Counter[int] = Counter()
@@ -92,7 +92,7 @@ def test_signed_cover_counts_every_minute_once(bounds, offset):
 def test_a_kolkata_day_takes_fewer_buckets_signed():
     day_start = int(datetime(2026, 5, 1, 18, 30, tzinfo=UTC).timestamp())
     assert len(cover(day_start, day_start + 86400)) == 27
-    assert len(_signed_cover(day_start, day_start + 86400)) == 15
+    assert len(signed_cover(day_start, day_start + 86400)) == 15
 
 
 def test_times_without_offset_are_wall_clock_in_the_zone():

@@ -29,8 +29,8 @@ from tally.timeutil import (
     Bucket,
     Resolution,
     buckets_at,
-    cover,
     resolve_range,
+    signed_cover,
 )
 
 CHUNK_UPDATES = 99  # plus the marker: DynamoDB's 100 actions per transaction
@@ -223,16 +223,19 @@ def read_keys(keys: Iterable[str]) -> dict[str, Counts]:
 def read_ranges(account: str, ranges: Sequence[tuple[datetime, datetime]]) -> list[Counts]:
     """Counts for each `[start, end)` (resolved to whole minutes), all in one batched read.
 
-    Each range is covered by the coarsest exact buckets; buckets shared between
-    ranges are read once.
+    Each range is read through its cheapest signed cover (timeutil.signed_cover);
+    buckets shared between ranges, such as a tail two local days share, are read once.
     """
-    covers = [cover(*resolve_range(start, end)) if start < end else [] for start, end in ranges]
-    items = read_keys(bucket_key(account, bucket) for buckets in covers for bucket in buckets)
+    plans = [
+        signed_cover(*resolve_range(start, end)) if start < end else [] for start, end in ranges
+    ]
+    items = read_keys(bucket_key(account, bucket) for plan in plans for _, bucket in plan)
     results = []
-    for buckets in covers:
+    for plan in plans:
         counts = Counts()
-        for bucket in buckets:
-            counts.add(items[bucket_key(account, bucket)])
+        for sign, bucket in plan:
+            item = items[bucket_key(account, bucket)]
+            counts.add(item if sign > 0 else {name: -value for name, value in item.items()})
         results.append(counts)
     return results
 

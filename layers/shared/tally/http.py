@@ -244,13 +244,18 @@ def header(app: APIGatewayRestResolver, name: str) -> str | None:
 def lambda_handler(
     app: APIGatewayRestResolver,
 ) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
-    """The Lambda entry point of an API app, with correlation ids and metrics flushed."""
+    """The Lambda entry point of an API app, with correlation ids. Metrics are flushed
+    only when the route recorded some: read routes record none, and Powertools'
+    `log_metrics` would warn about that on every call."""
 
     @logger.inject_lambda_context(
         correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
     )
-    @metrics.log_metrics
     def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return app.resolve(event, context)
+        try:
+            return app.resolve(event, context)
+        finally:
+            if metrics.metric_set:
+                metrics.flush_metrics()
 
     return handle

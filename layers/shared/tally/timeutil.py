@@ -148,6 +148,41 @@ def cover(start: int, end: int) -> list[Bucket]:
     return buckets
 
 
+def signed_cover(start: int, end: int) -> list[tuple[int, Bucket]]:
+    """The fewest (sign, bucket) pairs summing exactly to `[start, end)`.
+
+    Adding the plain cover is not always cheapest: an Asia/Kolkata day (18:30 to
+    18:30 UTC) needs 27 buckets, but one UTC day bucket plus the 18:30-24:00 tail
+    before it minus the tail inside it needs 15, and adjacent days share their
+    tails. Each end may move to a UTC day or month boundary on either side, the
+    piece in between added or subtracted; the cheapest combination wins.
+    """
+    direct = [(1, bucket) for bucket in cover(start, end)]
+    if end - start < DAY:
+        return direct
+
+    def moves(point: int, outward: int) -> list[tuple[int, list[tuple[int, Bucket]]]]:
+        """(new point, signed buckets restoring `point`); `outward` is -1 on the left."""
+        options: list[tuple[int, list[tuple[int, Bucket]]]] = [(point, [])]
+        for resolution in (Resolution.DAY, Resolution.MONTH):
+            below = resolution.floor(point)
+            for moved in {below, resolution.next(below)} - {point}:
+                low, high = min(moved, point), max(moved, point)
+                sign = -1 if (moved - point) * outward > 0 else 1
+                options.append((moved, [(sign, bucket) for bucket in cover(low, high)]))
+        return options
+
+    best = direct
+    for left, left_pieces in moves(start, -1):
+        for right, right_pieces in moves(end, 1):
+            if left >= right or len(left_pieces) + len(right_pieces) >= len(best):
+                continue
+            plan = left_pieces + [(1, bucket) for bucket in cover(left, right)] + right_pieces
+            if len(plan) < len(best):
+                best = plan
+    return best
+
+
 def buckets_at(minute: int) -> list[Bucket]:
     """Every bucket of the ladder that contains the minute starting at epoch `minute`."""
     return [Bucket(resolution, resolution.floor(minute)) for resolution in LADDER]

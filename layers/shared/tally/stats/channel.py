@@ -11,7 +11,7 @@ Also home of the helpers the chat admin API shares: request-model errors as
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import islice
@@ -25,13 +25,9 @@ from tally.counters import Counts
 from tally.errors import FieldError, TallyError, bad_request
 from tally.stats import shared
 from tally.timeutil import (
-    DAY,
-    Bucket,
-    Resolution,
     Unit,
     calendar_intervals,
     ceil_minute,
-    cover,
     get_zone,
     local_floor,
     now,
@@ -75,60 +71,6 @@ def invalid_request(exc: ValidationError, status: int = 400) -> TallyError:
         for error in exc.errors()
     ]
     return TallyError(status, "; ".join(f"{e.field}: {e.reason}" for e in errors), errors)
-
-
-def _signed_cover(start: int, end: int) -> list[tuple[int, Bucket]]:
-    """The fewest (sign, bucket) pairs summing exactly to `[start, end)`.
-
-    Adding the plain cover is not always cheapest: an Asia/Kolkata day (18:30 to
-    18:30 UTC) needs 27 buckets, but one UTC day bucket plus the 18:30-24:00 tail
-    before it minus the tail inside it needs 15, and adjacent days share their
-    tails. Each end may move to a UTC day or month boundary on either side, the
-    piece in between added or subtracted; the cheapest combination wins.
-    """
-    direct = [(1, bucket) for bucket in cover(start, end)]
-    if end - start < DAY:
-        return direct
-
-    def moves(point: int, outward: int) -> list[tuple[int, list[tuple[int, Bucket]]]]:
-        """(new point, signed buckets restoring `point`); `outward` is -1 on the left."""
-        options: list[tuple[int, list[tuple[int, Bucket]]]] = [(point, [])]
-        for resolution in (Resolution.DAY, Resolution.MONTH):
-            below = resolution.floor(point)
-            for moved in {below, resolution.next(below)} - {point}:
-                low, high = min(moved, point), max(moved, point)
-                sign = -1 if (moved - point) * outward > 0 else 1
-                options.append((moved, [(sign, bucket) for bucket in cover(low, high)]))
-        return options
-
-    best = direct
-    for left, left_pieces in moves(start, -1):
-        for right, right_pieces in moves(end, 1):
-            if left >= right or len(left_pieces) + len(right_pieces) >= len(best):
-                continue
-            plan = left_pieces + [(1, bucket) for bucket in cover(left, right)] + right_pieces
-            if len(plan) < len(best):
-                best = plan
-    return best
-
-
-def read_intervals(account: str, intervals: Sequence[Interval]) -> list[Counts]:
-    """Counts of each interval from one batched read of the cheapest signed covers
-    (buckets shared between intervals, such as a tail two days share, are read once)."""
-    plans = [
-        _signed_cover(*resolve_range(start, end)) if start < end else [] for start, end in intervals
-    ]
-    items = counters.read_keys(
-        counters.bucket_key(account, bucket) for plan in plans for _, bucket in plan
-    )
-    results = []
-    for plan in plans:
-        counts = Counts()
-        for sign, bucket in plan:
-            item = items[counters.bucket_key(account, bucket)]
-            counts.add(item if sign > 0 else {name: -value for name, value in item.items()})
-        results.append(counts)
-    return results
 
 
 def bounded_intervals(
@@ -285,5 +227,7 @@ def channel_stats(account: str, channel: str, body: str | None) -> list[dict[str
     currency = shared.currency(ingest.billing_profile(account))
     return [
         entry(counts, channel, currency, interval, zone)
-        for interval, counts in zip(intervals, read_intervals(account, intervals), strict=True)
+        for interval, counts in zip(
+            intervals, counters.read_ranges(account, intervals), strict=True
+        )
     ]

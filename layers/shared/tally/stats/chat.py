@@ -22,7 +22,7 @@ from tally import counters, metrics
 from tally.counters import Counts
 from tally.errors import FieldError, TallyError, bad_request
 from tally.models import EARLIEST
-from tally.stats.channel import Interval, bounded_intervals, invalid_request, read_intervals
+from tally.stats.channel import Interval, bounded_intervals, invalid_request
 from tally.timeutil import Unit, epoch, now
 
 FORM = "application/x-www-form-urlencoded"
@@ -134,7 +134,7 @@ def per_day(account: str, query: ChatStatsQuery, measure: Measure) -> dict[str, 
     months = bounded_intervals(start, end, Unit.MONTH, _UTC, "start_date")
     pending = [
         (month, count)
-        for month, counts in zip(months, read_intervals(account, months), strict=True)
+        for month, counts in zip(months, counters.read_ranges(account, months), strict=True)
         if (count := measure(counts))
     ]
     wanted = query.offset + query.limit
@@ -151,7 +151,7 @@ def per_day(account: str, query: ChatStatsQuery, measure: Measure) -> dict[str, 
             days.extend(month_days)
             room += min(count, len(month_days))
             months_taken += 1
-        for (day_start, _), counts in zip(days, read_intervals(account, days), strict=True):
+        for (day_start, _), counts in zip(days, counters.read_ranges(account, days), strict=True):
             if count := measure(counts):
                 found.append((day_start.date().isoformat(), count))
         batch *= 2
