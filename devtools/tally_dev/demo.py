@@ -23,7 +23,7 @@ from tally import timeutil
 if TYPE_CHECKING:
     from tally_dev.server import Runtime
 
-log = logging.getLogger("tally.demo")
+log = logging.getLogger("localrt.demo")
 
 ACCOUNT = "demo"
 SCOPES = ("stats:read", "billing:read", "events:write", "keys:manage")

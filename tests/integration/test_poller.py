@@ -105,6 +105,7 @@ def test_a_written_item_reaches_the_handler_in_lambda_record_format(
     assert record["eventVersion"] == "1.1"
     assert record["eventSource"] == "aws:dynamodb"
     assert record["eventSourceARN"] == poller.stream_arn
+    assert record["awsRegion"] == "us-east-1"
     stream = record["dynamodb"]
     assert isinstance(stream["ApproximateCreationDateTime"], int | float)
     assert stream["Keys"] == {"pk": {"S": "acme"}, "sk": {"S": "message#m1"}}
