@@ -6,11 +6,8 @@ import base64
 import copy
 import importlib.util
 import json
-import re
-import subprocess
 import sys
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -271,58 +268,6 @@ def throwaway_key_id(account: str) -> str:
     from tally.keys import bootstrap_key
 
     return bootstrap_key(account, ["stats:read"], "target").key_id
-
-
-# --- A running `tally serve` (end-to-end suites).
-
-
-@dataclass
-class ServedApi:
-    url: str
-    process: subprocess.Popen[str]
-    log: Path
-
-
-@contextmanager
-def serve(admin_key: str, *, timeout: float = 60.0) -> Iterator[ServedApi]:
-    """`tally serve` on a free port with a known admin key and the pinned clock; stopped after."""
-    import os
-    import tempfile
-    import time
-
-    workdir = Path(tempfile.mkdtemp(prefix="tally-serve-"))
-    log = workdir / "serve.log"
-    env = {**os.environ, "TALLY_NOW": "2026-06-10T12:34:56Z"}
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
-        env.pop(name, None)
-    command = [
-        str(ROOT / ".venv" / "bin" / "tally"),
-        "serve",
-        "--port",
-        "0",
-        "--admin-key",
-        admin_key,
-        "--failure-log",
-        str(workdir / "failures.jsonl"),
-    ]
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT
-        )
-    try:
-        deadline = time.monotonic() + timeout
-        while (found := re.search(r"listening on (http://\S+)", log.read_text())) is None:
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, f"tally serve did not start:\n{log.read_text()}"
-            time.sleep(0.2)
-        yield ServedApi(found.group(1), process, log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 # --- Fault injection at the DynamoDB client (every call of tally.storage goes through it).

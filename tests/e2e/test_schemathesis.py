@@ -11,7 +11,6 @@ rightly answers 400 to most generated strings.
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,11 +25,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.support import ServedApi, api_routes, message, serve
+from tests.e2e.conftest import Server
+from tests.support import api_routes, message
 
 pytestmark = pytest.mark.e2e
 
-ADMIN_KEY = "tk_e2e-fuzz-admin-0123456789abcdefghijklmnopqrstuv"
 # Bounded so the whole module stays well under two minutes on a shared machine.
 EXAMPLES_PER_OPERATION = 25
 CHECKS = [
@@ -45,42 +44,44 @@ SEEN: dict[str, collections.Counter[int]] = collections.defaultdict(collections.
 
 
 @pytest.fixture(scope="module")
-def api() -> Iterator[ServedApi]:
-    with serve(ADMIN_KEY) as served:
-        auth = {"Authorization": f"Bearer {ADMIN_KEY}"}
-        events = [
-            message(f"m{n}", "2026-06-10T09:00:00Z", status="delivered", to="+213550000000")
-            for n in range(5)
-        ]
-        events.append(
-            {
-                "id": "c1",
-                "kind": "campaign",
-                "occurred_at": "2026-06-09T10:00:00Z",
-                "name": "June",
-                "status": "completed",
-                "audience": 5,
-            }
-        )
-        reply = requests.post(
-            f"{served.url}/v1/events", json={"events": events}, headers=auth, timeout=30
-        )
-        assert reply.status_code == 200, reply.text
-        yield served
-
-
-def _fresh_key_id(api: ServedApi) -> str:
+def api(server: Server) -> Server:
+    """The shared `tally serve`, with a few messages and a campaign so reads are not all zero."""
+    events = [
+        message(f"fuzz-m{n}", "2026-06-10T09:00:00Z", status="delivered", to="+213550000000")
+        for n in range(5)
+    ]
+    events.append(
+        {
+            "id": "fuzz-c1",
+            "kind": "campaign",
+            "occurred_at": "2026-06-09T10:00:00Z",
+            "name": "June",
+            "status": "completed",
+            "audience": 5,
+        }
+    )
     reply = requests.post(
-        f"{api.url}/v1/keys",
+        f"{server.base_url}/v1/events",
+        json={"events": events},
+        headers=server.headers(),
+        timeout=30,
+    )
+    assert reply.status_code == 200, reply.text
+    return server
+
+
+def _fresh_key_id(api: Server) -> str:
+    reply = requests.post(
+        f"{api.base_url}/v1/keys",
         json={"scopes": ["stats:read"], "name": "fuzz target"},
-        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        headers=api.headers(),
         timeout=30,
     )
     assert reply.status_code == 201, reply.text
     return str(reply.json()["key_id"])
 
 
-def _fuzz(operation: Any, api: ServedApi) -> None:
+def _fuzz(operation: Any, api: Server) -> None:
     name = f"{operation.method.upper()} {operation.path}"
 
     @given(case=operation.as_strategy())
@@ -97,15 +98,15 @@ def _fuzz(operation: Any, api: ServedApi) -> None:
             # Random ids only ever reach the 404 branch; a real key reaches the 2xx one.
             case.path_parameters["key_id"] = _fresh_key_id(api)
         response = case.call_and_validate(
-            base_url=api.url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}, checks=CHECKS
+            base_url=api.base_url, headers=api.headers(), checks=CHECKS
         )
         SEEN[name][response.status_code] += 1
 
     run()
 
 
-def test_every_operation_conforms_and_answers_a_documented_success(api: ServedApi) -> None:
-    schema = schemathesis.openapi.from_url(f"{api.url}/openapi.json")
+def test_every_operation_conforms_and_answers_a_documented_success(api: Server) -> None:
+    schema = schemathesis.openapi.from_url(f"{api.base_url}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= len(api_routes()), "an API route is missing from /openapi.json"
     failures = {}
