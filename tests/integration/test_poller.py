@@ -209,3 +209,91 @@ def test_after_the_retry_limit_the_batch_goes_to_the_failure_log(
     assert calls[3]["Records"][0]["dynamodb"]["Keys"]["sk"]["S"] == "message#m3", (
         "the poller moved on"
     )
+
+
+class _SplitStream:
+    """A stream whose first shard was split: the parent is closed, the child is open."""
+
+    def __init__(self, arn: str) -> None:
+        self.arn = arn
+        self.shards = {
+            "shard-parent": [self.record("1", "old-a"), self.record("2", "old-b")],
+            "shard-child": [self.record("3", "new-a")],
+        }
+        self.reads: list[str] = []
+
+    @staticmethod
+    def record(sequence: str, sk: str) -> dict[str, Any]:
+        keys = {"pk": {"S": "acme"}, "sk": {"S": sk}}
+        return {
+            "eventID": f"event-{sequence}",
+            "eventName": "INSERT",
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": "us-east-1",
+            "dynamodb": {
+                "Keys": keys,
+                "NewImage": keys,
+                "SequenceNumber": sequence,
+                "SizeBytes": 10,
+                "StreamViewType": "NEW_AND_OLD_IMAGES",
+            },
+        }
+
+    def describe_stream(self, **_: Any) -> dict[str, Any]:
+        return {
+            "StreamDescription": {
+                "Shards": [
+                    {
+                        "ShardId": "shard-child",
+                        "ParentShardId": "shard-parent",
+                        "SequenceNumberRange": {"StartingSequenceNumber": "3"},
+                    },
+                    {
+                        "ShardId": "shard-parent",
+                        "SequenceNumberRange": {
+                            "StartingSequenceNumber": "1",
+                            "EndingSequenceNumber": "2",
+                        },
+                    },
+                ]
+            }
+        }
+
+    def get_shard_iterator(self, ShardId: str, **request: Any) -> dict[str, Any]:
+        after = request.get("SequenceNumber")
+        return {"ShardIterator": f"{ShardId}|{after or ''}"}
+
+    def get_records(self, ShardIterator: str, Limit: int) -> dict[str, Any]:
+        shard, after = ShardIterator.split("|")
+        self.reads.append(shard)
+        records = [
+            r
+            for r in self.shards[shard]
+            if not after or int(r["dynamodb"]["SequenceNumber"]) > int(after)
+        ]
+        records = records[:Limit]
+        closed = shard == "shard-parent"
+        next_iterator = (
+            None
+            if closed and not records
+            else f"{shard}|{records[-1]['dynamodb']['SequenceNumber'] if records else after}"
+        )
+        return {"Records": records, "NextShardIterator": next_iterator}
+
+
+def test_a_child_shard_is_read_only_after_its_parent_is_drained(
+    table: tuple[Any, tpl.StreamMapping], endpoint: str, tmp_path: Path
+) -> None:
+    _, mapping = table
+    received: list[dict[str, Any]] = []
+    poller = make_poller(endpoint, mapping, received.append, tmp_path)
+    stream = _SplitStream(poller.stream_arn)
+    poller._streams = stream
+
+    poll_until(poller, lambda: sum(len(e["Records"]) for e in received) >= 3)
+
+    delivered = [r["dynamodb"]["Keys"]["sk"]["S"] for e in received for r in e["Records"]]
+    assert delivered == ["old-a", "old-b", "new-a"]
+    assert stream.reads.index("shard-child") > stream.reads.index("shard-parent")
+    assert all(r["eventSourceARN"] == poller.stream_arn for e in received for r in e["Records"])
