@@ -184,6 +184,20 @@ def test_the_counters_handler_reports_written_and_skipped_chunks_as_emf(keys, st
     assert again["BatchChunksSkipped"] == [1.0]
 
 
+def test_ingest_reports_events_ingested_and_unchanged_as_emf(keys, capsys):
+    events = _batch("x", 3)
+    capsys.readouterr()
+    for expected in (
+        {"EventsIngested": [3.0], "EventsUnchanged": [0.0]},
+        {"EventsIngested": [0.0], "EventsUnchanged": [3.0]},
+    ):
+        assert _ingest(keys["acme"], events)["statusCode"] == 200
+        (document,) = [
+            json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line
+        ]
+        assert {name: document[name] for name in expected} == expected
+
+
 # --- Ingest path ---------------------------------------------------------------------------
 
 
