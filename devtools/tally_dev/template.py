@@ -47,8 +47,12 @@ def _intrinsic(name: str) -> Any:
                 value = str(value).split(".", 1)
         elif isinstance(node, yaml.SequenceNode):
             value = loader.construct_sequence(node, deep=True)
-        else:
+        elif isinstance(node, yaml.MappingNode):
             value = loader.construct_mapping(node, deep=True)
+        else:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"unexpected {name}", node.start_mark
+            )
         return {name: value}
 
     return construct
