@@ -112,8 +112,10 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    serve_parser = commands.add_parser("serve", help="run the service locally with demo data")
-    serve_parser.add_argument("args", nargs=argparse.REMAINDER, help="more `tally serve` options")
+    commands.add_parser(
+        "serve",
+        help="run the service locally with demo data (more `tally serve` options may follow)",
+    )
     test_parser = commands.add_parser("test", help="run every check and test suite")
     test_parser.add_argument(
         "--engine",
@@ -121,11 +123,11 @@ def main() -> int:
         choices=ENGINES,
         help="DynamoDB engine(s) for the integration and end-to-end suites (default: both)",
     )
-    test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra pytest arguments")
-    args = parser.parse_args()
+    # Options the script does not know go on to `tally serve` or to pytest.
+    args, passthrough = parser.parse_known_args()
     if args.command == "serve":
-        return serve(args.args)
-    return test(args.engine or list(ENGINES), args.pytest_args)
+        return serve(passthrough)
+    return test(args.engine or list(ENGINES), passthrough)
 
 
 if __name__ == "__main__":
