@@ -449,3 +449,30 @@ def test_the_template_alarms_on_stream_lag_failed_batches_and_5xx_and_keeps_logs
     assert export["HttpMethod"] == "GET"
     assert export["ThrottlingRateLimit"] < stage["ThrottlingRateLimit"]
     assert export["ThrottlingBurstLimit"] < stage["ThrottlingBurstLimit"]
+
+
+def test_a_billing_profile_write_lost_to_throttling_is_repaired_by_the_retry(keys, monkeypatch):
+    from tally.ingest import billing_profile
+
+    faulty = install_faulty_client(monkeypatch)
+    # The event's transaction commits; the profile Put after it is throttled.
+    faulty.inject(
+        "put_item",
+        lambda: client_error("ThrottlingException", "PutItem"),
+        times=1,
+        match=on_table(get_settings().events_table),
+    )
+    profile = {
+        "id": "b1",
+        "kind": "billing",
+        "occurred_at": "2026-06-10T10:00:00Z",
+        "brand": "Acme",
+        "pricing_model": "unlimited",
+    }
+    assert _ingest(keys["acme"], [profile])["statusCode"] == 503
+    assert billing_profile("acme") is None
+    retried = _ingest(keys["acme"], [profile])
+    assert retried["json"] == {"accepted": 0, "unchanged": 1}
+    stored = billing_profile("acme")
+    assert stored is not None
+    assert (stored["brand"], stored["pricing_model"]) == ("Acme", "unlimited")

@@ -233,9 +233,15 @@ def store_events(account: str, events: Sequence[BaseModel]) -> IngestResult:
             if identity not in conflicted:
                 accepted += is_change
                 unchanged += not is_change
-        _update_billing_profiles(
-            table, account, [item for key, item in writes.items() if key not in conflicted]
-        )
+        # Unchanged events count too: when the profile write failed after its event was
+        # stored, the client's retry finds the event unchanged and must still repair the
+        # profile (the conditional Put is idempotent).
+        settled = {
+            identity: writes.get(identity) or stored[identity]
+            for identity, _ in changed
+            if identity not in conflicted
+        }
+        _update_billing_profiles(table, account, list(settled.values()))
         pending = [event for event in pending if _identity(event) in conflicted]
         if not pending:
             return IngestResult(accepted=accepted, unchanged=unchanged)
