@@ -1,0 +1,1 @@
+"""Benchmark of Tally against the naive designs: `python -m bench.run` (see docs/benchmark.md)."""

@@ -1,0 +1,163 @@
+"""DynamoDB request, item and capacity metering through botocore event hooks.
+
+Capacity is computed from item sizes as DynamoDB bills it (moto reports no
+real consumed capacity): an eventually consistent read costs 0.5 RCU per 4 KB
+per item for GetItem/BatchGetItem (a missing key still costs the minimum), a
+Query page sums the sizes of the items it read and rounds up per 4 KB; writes
+cost 1 WCU per 1 KB per item, 2 in a transaction.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+READ_UNIT = 4096
+WRITE_UNIT = 1024
+
+
+def _number_size(text: str) -> int:
+    """1 byte per two significant digits plus 1 (leading and trailing zeros trimmed)."""
+    mantissa = Decimal(text).normalize().as_tuple().digits
+    digits = "".join(str(digit) for digit in mantissa).strip("0") or "0"
+    return math.ceil(len(digits) / 2) + 1
+
+
+def value_size(value: Mapping[str, Any]) -> int:
+    """Size of one DynamoDB-JSON attribute value (`{"S": "..."}`) by DynamoDB's rules."""
+    ((kind, raw),) = value.items()
+    if kind == "S":
+        return len(str(raw).encode())
+    if kind == "N":
+        return _number_size(str(raw))
+    if kind == "B":
+        return len(raw)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "SS":
+        return sum(len(str(part).encode()) for part in raw)
+    if kind == "NS":
+        return sum(_number_size(str(part)) for part in raw)
+    if kind == "BS":
+        return sum(len(part) for part in raw)
+    if kind == "M":
+        return 3 + sum(len(name.encode()) + value_size(part) + 1 for name, part in raw.items())
+    if kind == "L":
+        return 3 + sum(value_size(part) + 1 for part in raw)
+    raise ValueError(f"unknown DynamoDB type {kind}")
+
+
+def item_size(item: Mapping[str, Mapping[str, Any]]) -> int:
+    """Bytes DynamoDB bills for an item: attribute name lengths plus value sizes."""
+    return sum(len(name.encode()) + value_size(value) for name, value in item.items())
+
+
+def read_units(size: int, *, consistent: bool) -> float:
+    units = max(1, math.ceil(size / READ_UNIT))
+    return units if consistent else units / 2
+
+
+def write_units(size: int, *, transactional: bool) -> int:
+    units = max(1, math.ceil(size / WRITE_UNIT))
+    return 2 * units if transactional else units
+
+
+@dataclass
+class Usage:
+    """What a span of DynamoDB calls cost."""
+
+    requests: Counter[str] = field(default_factory=Counter)
+    items_read: int = 0
+    rcu: float = 0.0
+    items_written: int = 0
+    write_keys: list[tuple[str, str]] = field(default_factory=list)
+    put_wcu: int = 0
+
+    @property
+    def request_count(self) -> int:
+        return sum(self.requests.values())
+
+    def shape(self) -> str:
+        """Requests by operation, e.g. `BatchGetItem 1, Query 1`."""
+        return ", ".join(f"{name} {count}" for name, count in sorted(self.requests.items()))
+
+
+class Meter:
+    """Counts every DynamoDB call made through one botocore client while recording."""
+
+    def __init__(self) -> None:
+        self.usage = Usage()
+        self.recording = False
+        self._params: dict[str, Any] = {}
+
+    def install(self, client: Any) -> None:
+        events = client.meta.events
+        # API parameters are only visible before the request is serialized.
+        events.register(
+            "before-parameter-build.dynamodb", self._params_of, unique_id="tally-bench-params"
+        )
+        events.register("before-call.dynamodb", self._before, unique_id="tally-bench-before")
+        events.register("after-call.dynamodb", self._after, unique_id="tally-bench-after")
+
+    def start(self) -> None:
+        self.usage = Usage()
+        self.recording = True
+
+    def stop(self) -> Usage:
+        self.recording = False
+        return self.usage
+
+    def _params_of(self, params: dict[str, Any], **_: Any) -> None:
+        self._params = params
+
+    def _before(self, model: Any, **_: Any) -> None:
+        if not self.recording:
+            return
+        params = self._params
+        self.usage.requests[model.name] += 1
+        if model.name == "TransactWriteItems":
+            self._count_transaction(params["TransactItems"])
+        elif model.name in ("PutItem", "UpdateItem", "DeleteItem"):
+            self.usage.items_written += 1
+        elif model.name == "BatchWriteItem":
+            self.usage.items_written += sum(len(v) for v in params["RequestItems"].values())
+
+    def _count_transaction(self, actions: Iterable[Mapping[str, Any]]) -> None:
+        for action in actions:
+            ((kind, body),) = action.items()
+            self.usage.items_written += 1
+            if kind == "Put":
+                self.usage.put_wcu += write_units(item_size(body["Item"]), transactional=True)
+            elif kind in ("Update", "Delete"):
+                self.usage.write_keys.append((body["TableName"], body["Key"]["pk"]["S"]))
+
+    def _after(self, model: Any, parsed: Mapping[str, Any], **_: Any) -> None:
+        if not self.recording or "Error" in parsed:
+            return
+        consistent = bool(self._params.get("ConsistentRead"))
+        if model.name == "GetItem":
+            self.usage.items_read += 1
+            size = item_size(parsed["Item"]) if "Item" in parsed else 0
+            self.usage.rcu += read_units(size, consistent=consistent)
+        elif model.name == "BatchGetItem":
+            self._count_batch_get(parsed)
+        elif model.name in ("Query", "Scan"):
+            # ScannedCount: items read before any filter (what DynamoDB bills).
+            self.usage.items_read += int(parsed.get("ScannedCount", len(parsed.get("Items", []))))
+            size = sum(item_size(item) for item in parsed.get("Items", []))
+            self.usage.rcu += read_units(size, consistent=consistent)
+
+    def _count_batch_get(self, parsed: Mapping[str, Any]) -> None:
+        unprocessed = parsed.get("UnprocessedKeys") or {}
+        for table, request in self._params["RequestItems"].items():
+            consistent = bool(request.get("ConsistentRead"))
+            found = parsed.get("Responses", {}).get(table, [])
+            retried = len(unprocessed.get(table, {}).get("Keys", []))
+            missing = len(request["Keys"]) - len(found) - retried
+            self.usage.items_read += len(found) + missing
+            self.usage.rcu += sum(read_units(item_size(i), consistent=consistent) for i in found)
+            self.usage.rcu += missing * read_units(0, consistent=consistent)
