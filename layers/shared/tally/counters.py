@@ -26,9 +26,11 @@ from tally.contributions import CampaignTarget, Contribution, Target, TimeTarget
 from tally.timeutil import (
     DAY,
     MINUTE_RETENTION_SECONDS,
+    QUARTER,
     Bucket,
     Resolution,
     buckets_at,
+    now,
     resolve_range,
     signed_cover,
 )
@@ -220,14 +222,27 @@ def read_keys(keys: Iterable[str]) -> dict[str, Counts]:
     return found
 
 
+def retained_range(start: datetime, end: datetime) -> tuple[int, int]:
+    """`[start, end)` in whole minutes, with edges older than the minute buckets' retention
+    widened to the quarter-hour: those minute items have expired, and reading them would
+    silently drop counts. Within 35 days every range is exact to the minute."""
+    low, high = resolve_range(start, end)
+    horizon = int(now().timestamp()) - MINUTE_RETENTION_SECONDS
+    if low < horizon:
+        low -= low % QUARTER
+    if high < horizon and high % QUARTER:
+        high += QUARTER - high % QUARTER
+    return low, high
+
+
 def read_ranges(account: str, ranges: Sequence[tuple[datetime, datetime]]) -> list[Counts]:
-    """Counts for each `[start, end)` (resolved to whole minutes), all in one batched read.
+    """Counts for each `[start, end)` (see `retained_range`), all in one batched read.
 
     Each range is read through its cheapest signed cover (timeutil.signed_cover);
     buckets shared between ranges, such as a tail two local days share, are read once.
     """
     plans = [
-        signed_cover(*resolve_range(start, end)) if start < end else [] for start, end in ranges
+        signed_cover(*retained_range(start, end)) if start < end else [] for start, end in ranges
     ]
     items = read_keys(bucket_key(account, bucket) for plan in plans for _, bucket in plan)
     results = []

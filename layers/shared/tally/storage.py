@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -18,6 +19,7 @@ from botocore.exceptions import ClientError
 Item = dict[str, Any]
 
 BATCH_GET_LIMIT = 100
+_READ_WORKERS = 8
 BATCH_WRITE_LIMIT = 25
 TRANSACT_LIMIT = 100
 _MAX_UNPROCESSED_ROUNDS = 8
@@ -108,25 +110,37 @@ def get_item(table: str, key: Mapping[str, Any], *, consistent: bool = False) ->
 def batch_get(
     table: str, keys: Sequence[Mapping[str, Any]], *, consistent: bool = False
 ) -> list[Item]:
-    """Items for `keys` (missing ones are absent), 100 keys per request, UnprocessedKeys retried."""
-    found: list[Item] = []
+    """Items for `keys` (missing ones are absent), 100 keys per request, UnprocessedKeys retried.
+
+    Requests of more than 100 keys run concurrently (the client is thread-safe), so a
+    read of a few hundred counter items costs one round trip, not several.
+    """
     unique = list({tuple(sorted(key.items())): key for key in keys}.values())
-    for offset in range(0, len(unique), BATCH_GET_LIMIT):
-        request: dict[str, Any] = {
-            table: {
-                "Keys": [serialize(key) for key in unique[offset : offset + BATCH_GET_LIMIT]],
-                "ConsistentRead": consistent,
-            }
-        }
-        for attempt in range(_MAX_UNPROCESSED_ROUNDS + 1):
-            response = client().batch_get_item(RequestItems=request)
-            found.extend(deserialize(item) for item in response.get("Responses", {}).get(table, []))
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
-                break
-            if attempt == _MAX_UNPROCESSED_ROUNDS:
-                raise _gave_up("BatchGetItem", "UnprocessedKeys")
-            _backoff(attempt)
+    chunks = [
+        unique[offset : offset + BATCH_GET_LIMIT]
+        for offset in range(0, len(unique), BATCH_GET_LIMIT)
+    ]
+    if len(chunks) <= 1:
+        return [item for chunk in chunks for item in _batch_get_chunk(table, chunk, consistent)]
+    with ThreadPoolExecutor(max_workers=min(len(chunks), _READ_WORKERS)) as pool:
+        results = pool.map(lambda chunk: _batch_get_chunk(table, chunk, consistent), chunks)
+        return [item for chunk_items in results for item in chunk_items]
+
+
+def _batch_get_chunk(table: str, keys: Sequence[Mapping[str, Any]], consistent: bool) -> list[Item]:
+    found: list[Item] = []
+    request: dict[str, Any] = {
+        table: {"Keys": [serialize(key) for key in keys], "ConsistentRead": consistent}
+    }
+    for attempt in range(_MAX_UNPROCESSED_ROUNDS + 1):
+        response = client().batch_get_item(RequestItems=request)
+        found.extend(deserialize(item) for item in response.get("Responses", {}).get(table, []))
+        request = response.get("UnprocessedKeys") or {}
+        if not request:
+            break
+        if attempt == _MAX_UNPROCESSED_ROUNDS:
+            raise _gave_up("BatchGetItem", "UnprocessedKeys")
+        _backoff(attempt)
     return found
 
 
