@@ -290,15 +290,12 @@ def test_throttled_key_writes_are_503_and_a_retried_revoke_takes_effect(keys, mo
     secret, key_id = created["json"]["secret"], created["json"]["key_id"]
     keys_table = get_settings().keys_table
     faulty = install_faulty_client(monkeypatch)
+    # A key change and its usage event are one transaction: the create, then the
+    # first revoke, are throttled; the retried revoke goes through.
     faulty.inject(
-        "put_item",
-        lambda: client_error("ThrottlingException", "PutItem"),
-        match=on_table(keys_table),
-    )
-    faulty.inject(
-        "update_item",
-        lambda: client_error("ProvisionedThroughputExceededException", "UpdateItem"),
-        times=1,
+        "transact_write_items",
+        lambda: client_error("ThrottlingException", "TransactWriteItems"),
+        times=2,
         match=on_table(keys_table),
     )
     refused = invoke(
@@ -476,3 +473,28 @@ def test_a_billing_profile_write_lost_to_throttling_is_repaired_by_the_retry(key
     stored = billing_profile("acme")
     assert stored is not None
     assert (stored["brand"], stored["pricing_model"]) == ("Acme", "unlimited")
+
+
+def test_a_refused_key_creation_leaves_neither_a_key_nor_a_usage_event(keys, monkeypatch):
+    keys_table = get_settings().keys_table
+    before = (len(list(storage.scan(keys_table))), len(stored_events("acme")))
+    faulty = install_faulty_client(monkeypatch)
+    faulty.inject(
+        "transact_write_items",
+        lambda: client_error("ThrottlingException", "TransactWriteItems"),
+        times=1,
+        match=on_table(keys_table),
+    )
+    refused = invoke(
+        "keys", proxy_event("POST", "/v1/keys", key=keys["acme"], body={"scopes": ["stats:read"]})
+    )
+    assert refused["statusCode"] == 503
+    assert (len(list(storage.scan(keys_table))), len(stored_events("acme"))) == before
+    created = invoke(
+        "keys", proxy_event("POST", "/v1/keys", key=keys["acme"], body={"scopes": ["stats:read"]})
+    )
+    assert created["statusCode"] == 201
+    assert (len(list(storage.scan(keys_table))), len(stored_events("acme"))) == (
+        before[0] + 1,
+        before[1] + 1,
+    )

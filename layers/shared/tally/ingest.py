@@ -274,17 +274,10 @@ def _write(
     stamp = format_instant(now())
     conflicted: set[tuple[str, str]] = set()
     for chunk in storage.chunked(sorted(writes), storage.TRANSACT_LIMIT):
-        actions = []
-        for identity in chunk:
-            previous = stored.get(identity)
-            revision = int(previous.get("rev", 0)) if previous else 0
-            item = {**writes[identity], "rev": revision + 1, "updated_at": stamp}
-            if previous is None:
-                actions.append(storage.Put(table, item, condition="attribute_not_exists(pk)"))
-            else:
-                actions.append(
-                    storage.Put(table, item, condition="rev = :rev", values={":rev": revision})
-                )
+        actions = [
+            _write_action(table, writes[identity], stored.get(identity), stamp)
+            for identity in chunk
+        ]
         try:
             storage.transact_write(actions)
         except storage.TransactionCancelled as cancelled:
@@ -292,6 +285,24 @@ def _write(
                 raise
             conflicted.update(chunk)
     return conflicted
+
+
+def _write_action(
+    table: str, item: Mapping[str, Any], previous: Mapping[str, Any] | None, stamp: str
+) -> storage.Put:
+    """The put of one event item, conditional on the revision it was merged from."""
+    revision = int(previous.get("rev", 0)) if previous else 0
+    item = {**item, "rev": revision + 1, "updated_at": stamp}
+    if previous is None:
+        return storage.Put(table, item, condition="attribute_not_exists(pk)")
+    return storage.Put(table, item, condition="rev = :rev", values={":rev": revision})
+
+
+def insert_action(account: str, event: BaseModel) -> storage.Put:
+    """The put of an event seen for the first time, for a caller's own transaction
+    (the keys API writes a key change and its usage event together)."""
+    stamp = format_instant(now())
+    return _write_action(get_settings().events_table, new_item(account, event), None, stamp)
 
 
 def _update_billing_profiles(table: str, account: str, items: Sequence[Mapping[str, Any]]) -> None:

@@ -7,7 +7,7 @@ the account (`api_key_added`, `api_key_updated`, `api_key_deleted`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tally import auth, storage
 from tally.config import get_settings
 from tally.errors import FieldError, TallyError, not_found
-from tally.ingest import store_events
+from tally.ingest import insert_action
 from tally.models import UsageEvent
 from tally.timeutil import format_instant, now
 
@@ -62,15 +62,24 @@ def _check_grant(caller: auth.Principal, scopes: Sequence[str]) -> None:
         )
 
 
-def _record_usage(account: str, name: str, key_id: str) -> None:
+def _write_with_usage(key_item: Mapping[str, Any], condition: str, usage: str) -> None:
+    """Write a key and record its change as a usage event of its account, atomically:
+    a key never changes without its usage event, nor the other way round."""
     moment = now()
     event = UsageEvent(
-        id=f"{name}.{key_id}.{int(moment.timestamp() * 1000)}",
+        id=f"{usage}.{key_item['key_id']}.{int(moment.timestamp() * 1000)}",
         kind="usage",
         occurred_at=moment,
-        name=name,
+        name=usage,
     )
-    store_events(account, [event])
+    key_put = storage.Put(get_settings().keys_table, key_item, condition=condition)
+    try:
+        storage.transact_write([key_put, insert_action(str(key_item["account"]), event)])
+    except storage.TransactionCancelled as cancelled:
+        if cancelled.reasons[:1] == ["ConditionalCheckFailed"]:
+            raise not_found(f"key {key_item['key_id']!r} was changed concurrently") from cancelled
+        raise
+    auth.clear_cache()
 
 
 def create_key(
@@ -87,8 +96,7 @@ def create_key(
     _check_grant(caller, request.scopes)
     created_at = format_instant(now())
     secret, item = auth.new_key_item(account, request.scopes, request.name, created_at, secret)
-    storage.put_item(get_settings().keys_table, item, condition="attribute_not_exists(key_id)")
-    _record_usage(account, "api_key_added", item["key_id"])
+    _write_with_usage(item, "attribute_not_exists(key_id)", "api_key_added")
     record = auth.record_from_item(item)
     return CreatedKey(secret=secret, **record.public())
 
@@ -123,20 +131,24 @@ def list_keys(caller: auth.Principal) -> KeyList:
     return KeyList(keys=[KeyInfo(**record.public()) for record in records if record.active])
 
 
-def _owned(caller: auth.Principal, key_id: str) -> auth.KeyRecord:
+_ACTIVE = "attribute_exists(key_id) AND attribute_not_exists(revoked_at)"
+
+
+def _owned(caller: auth.Principal, key_id: str) -> tuple[dict[str, Any], auth.KeyRecord]:
     item = storage.get_item(get_settings().keys_table, {"key_id": key_id}, consistent=True)
     record = auth.record_from_item(item) if item else None
     if (
-        record is None
+        item is None
+        or record is None
         or not record.active
         or (record.account != caller.account and not caller.is_admin)
     ):
         raise not_found(f"no key {key_id!r} in account {caller.account!r}")
-    return record
+    return item, record
 
 
 def update_key(caller: auth.Principal, key_id: str, request: UpdateKeyRequest) -> KeyInfo:
-    record = _owned(caller, key_id)
+    item, record = _owned(caller, key_id)
     changes: dict[str, Any] = {}
     if request.scopes is not None:
         _check_grant(caller, request.scopes)
@@ -144,31 +156,11 @@ def update_key(caller: auth.Principal, key_id: str, request: UpdateKeyRequest) -
     if request.name is not None:
         changes["name"] = request.name
     if changes:
-        names = {f"#f{index}": name for index, name in enumerate(changes)}
-        values = {f":f{index}": value for index, value in enumerate(changes.values())}
-        assignments = ", ".join(f"#f{index} = :f{index}" for index in range(len(changes)))
-        storage.update_item(
-            get_settings().keys_table,
-            {"key_id": key_id},
-            f"SET {assignments}",
-            names=names,
-            values=values,
-            condition="attribute_exists(key_id)",
-        )
-        auth.clear_cache()
-        _record_usage(record.account, "api_key_updated", key_id)
+        _write_with_usage(item | changes, _ACTIVE, "api_key_updated")
     public = record.public() | changes
     return KeyInfo(**public)
 
 
 def revoke_key(caller: auth.Principal, key_id: str) -> None:
-    record = _owned(caller, key_id)
-    storage.update_item(
-        get_settings().keys_table,
-        {"key_id": key_id},
-        "SET revoked_at = :at",
-        values={":at": format_instant(now())},
-        condition="attribute_exists(key_id) AND attribute_not_exists(revoked_at)",
-    )
-    auth.clear_cache()
-    _record_usage(record.account, "api_key_deleted", key_id)
+    item, _ = _owned(caller, key_id)
+    _write_with_usage(item | {"revoked_at": format_instant(now())}, _ACTIVE, "api_key_deleted")
