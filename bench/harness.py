@@ -162,7 +162,7 @@ def backend() -> Iterator[Backend]:
     with environment(), no_transaction_snapshots(), mock_aws():
         raw = boto3.client("dynamodb")
         create_tables(raw)
-        meter = Meter()
+        meter = Meter(ignored_tables=frozenset({get_settings().keys_table}))
         meter.install(storage.client())
         yield Backend(meter=meter, raw=raw)
 

@@ -10,12 +10,15 @@ cost 1 WCU per 1 KB per item, 2 in a transaction.
 from __future__ import annotations
 
 import math
+import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+_PARAMS = "tally_bench_params"
+_SKIP = "tally_bench_skip"
 READ_UNIT = 4096
 WRITE_UNIT = 1024
 
@@ -89,10 +92,15 @@ class Usage:
 class Meter:
     """Counts every DynamoDB call made through one botocore client while recording."""
 
-    def __init__(self) -> None:
+    def __init__(self, ignored_tables: frozenset[str] = frozenset()) -> None:
         self.usage = Usage()
         self.recording = False
-        self._params: dict[str, Any] = {}
+        # Calls on these tables are left out (API key lookups: cached per warm container,
+        # so whether a call makes one depends on the clock, not on the data).
+        self.ignored_tables = ignored_tables
+        # The service runs large BatchGetItems on threads: per-call state lives in botocore's
+        # per-call `context` dict, and totals change under a lock.
+        self._lock = threading.Lock()
 
     def install(self, client: Any) -> None:
         events = client.meta.events
@@ -111,19 +119,23 @@ class Meter:
         self.recording = False
         return self.usage
 
-    def _params_of(self, params: dict[str, Any], **_: Any) -> None:
-        self._params = params
+    def _params_of(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context[_PARAMS] = params
+        context[_SKIP] = not self.recording or params.get("TableName") in self.ignored_tables
 
-    def _before(self, model: Any, **_: Any) -> None:
-        if not self.recording:
+    def _before(self, model: Any, context: dict[str, Any], **_: Any) -> None:
+        if context.get(_SKIP, True):
             return
-        params = self._params
-        self.usage.requests[model.name] += 1
-        if model.name == "TransactWriteItems":
+        with self._lock:
+            self._count_request(model.name, context[_PARAMS])
+
+    def _count_request(self, name: str, params: dict[str, Any]) -> None:
+        self.usage.requests[name] += 1
+        if name == "TransactWriteItems":
             self._count_transaction(params["TransactItems"])
-        elif model.name in ("PutItem", "UpdateItem", "DeleteItem"):
+        elif name in ("PutItem", "UpdateItem", "DeleteItem"):
             self.usage.items_written += 1
-        elif model.name == "BatchWriteItem":
+        elif name == "BatchWriteItem":
             self.usage.items_written += sum(len(v) for v in params["RequestItems"].values())
 
     def _count_transaction(self, actions: Iterable[Mapping[str, Any]]) -> None:
@@ -135,25 +147,33 @@ class Meter:
             elif kind in ("Update", "Delete"):
                 self.usage.write_keys.append((body["TableName"], body["Key"]["pk"]["S"]))
 
-    def _after(self, model: Any, parsed: Mapping[str, Any], **_: Any) -> None:
-        if not self.recording or "Error" in parsed:
+    def _after(
+        self, model: Any, parsed: Mapping[str, Any], context: dict[str, Any], **_: Any
+    ) -> None:
+        if context.get(_SKIP, True) or "Error" in parsed:
             return
-        consistent = bool(self._params.get("ConsistentRead"))
-        if model.name == "GetItem":
+        with self._lock:
+            self._count_response(model.name, context[_PARAMS], parsed)
+
+    def _count_response(
+        self, name: str, params: Mapping[str, Any], parsed: Mapping[str, Any]
+    ) -> None:
+        consistent = bool(params.get("ConsistentRead"))
+        if name == "GetItem":
             self.usage.items_read += 1
             size = item_size(parsed["Item"]) if "Item" in parsed else 0
             self.usage.rcu += read_units(size, consistent=consistent)
-        elif model.name == "BatchGetItem":
-            self._count_batch_get(parsed)
-        elif model.name in ("Query", "Scan"):
+        elif name == "BatchGetItem":
+            self._count_batch_get(params, parsed)
+        elif name in ("Query", "Scan"):
             # ScannedCount: items read before any filter (what DynamoDB bills).
             self.usage.items_read += int(parsed.get("ScannedCount", len(parsed.get("Items", []))))
             size = sum(item_size(item) for item in parsed.get("Items", []))
             self.usage.rcu += read_units(size, consistent=consistent)
 
-    def _count_batch_get(self, parsed: Mapping[str, Any]) -> None:
+    def _count_batch_get(self, params: Mapping[str, Any], parsed: Mapping[str, Any]) -> None:
         unprocessed = parsed.get("UnprocessedKeys") or {}
-        for table, request in self._params["RequestItems"].items():
+        for table, request in params["RequestItems"].items():
             consistent = bool(request.get("ConsistentRead"))
             found = parsed.get("Responses", {}).get(table, [])
             retried = len(unprocessed.get(table, {}).get("Keys", []))

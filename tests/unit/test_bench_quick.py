@@ -14,7 +14,7 @@ def test_reads_constant_and_writes_merged() -> None:
         solo_accounts=100,
         small_accounts=2,
         small_events=20,
-        execute_naive=False,
+        naive_events=0,
         cold_start=False,
         layer=False,
         log=io.StringIO(),
