@@ -1,6 +1,6 @@
 """The keys API: POST/GET /v1/keys, PATCH/DELETE /v1/keys/{key_id}."""
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import Response
 
 from tally import http, keys
 
@@ -9,9 +9,8 @@ SCOPE = "keys:manage"
 
 
 @app.post("/v1/keys", summary="Create an API key (the secret is shown once)", status_code=201)
-def create_key(request: keys.CreateKeyRequest) -> Response[keys.CreatedKey]:
-    created = keys.create_key(http.principal(app, SCOPE), request)
-    return Response(201, content_types.APPLICATION_JSON, created.model_dump())
+def create_key(request: keys.CreateKeyRequest) -> keys.CreatedKey:
+    return keys.create_key(http.principal(app, SCOPE), request)
 
 
 @app.get("/v1/keys", summary="List the account's active keys")
