@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sizes",
         default="10000,100000",
-        help="busy-account dataset sizes, comma separated (1000000 is opt-in: ~40 min on moto)",
+        help="busy-account dataset sizes, comma separated; 1000000 is opt-in (see docs/benchmark.md)",
     )
     parser.add_argument("--quick", action="store_true", help="10k events only, fewer repeats")
     parser.add_argument("--repeats", type=int, default=10, help="calls per endpoint and scope")
