@@ -6,6 +6,7 @@ import contextlib
 import copy
 import io
 import os
+import time
 import types
 import warnings
 from collections.abc import Iterator, Sequence
@@ -169,8 +170,6 @@ def backend() -> Iterator[Backend]:
 
 def feed(bench: Backend, records: Sequence[dict[str, Any]]) -> tuple[Usage, float]:
     """One counters invocation for `records`: what it wrote and its wall time."""
-    import time
-
     started = time.perf_counter()
     _, usage = bench.call("counters", {"Records": list(records)})
     return usage, time.perf_counter() - started

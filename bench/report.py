@@ -178,8 +178,13 @@ def render(results: Results) -> str:
     _layer(results, out)
     out += ["", "## Targets", ""]
     largest = _size(sizes[-1].size)
-    out.append(_verdict(constant, f"reads per query constant from {_size(sizes[0].size)} to "
-                        f"{largest} events (requests and items read identical per endpoint and scope)"))  # fmt: skip
+    if len(sizes) > 1:
+        out.append(_verdict(constant, f"reads per query constant from {_size(sizes[0].size)} to "
+                            f"{largest} events (requests and items read identical per endpoint and scope)"))  # fmt: skip
+    else:
+        out.append(
+            "- NOT CHECKED: reads per query constant (one dataset size; give two with --sizes)"
+        )
     if daily_ratio is not None:
         out.append(_verdict(daily_ratio >= READ_TARGET, f"30-day daily series at {largest}: raw "
                             f"scan reads {daily_ratio:,.0f}x the items Tally reads (target >= {READ_TARGET}x)"))  # fmt: skip
