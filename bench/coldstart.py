@@ -8,6 +8,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -24,10 +25,13 @@ _TIMER = (
 
 
 def _environment() -> dict[str, str]:
-    """The template's Globals environment (POWERTOOLS_*, table names) and the layer path."""
+    """The template's Globals environment (POWERTOOLS_*, table names) and Lambda's path:
+    the layer, then the installed packages as plain directories. Interpreters run with
+    -S, so the dev venv's editable-install hook (.pth), which Lambda does not have, is
+    not imported and timed."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "TALLY_"))}
     env.update(template.load().environment)
-    env["PYTHONPATH"] = str(LAYER)
+    env["PYTHONPATH"] = os.pathsep.join([str(LAYER), sysconfig.get_paths()["purelib"]])
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
@@ -38,7 +42,7 @@ def _once(module: str, code_dir: Path | None, env: dict[str, str]) -> float:
         # Lambda puts the function's code first on sys.path, then the layer.
         run_env["PYTHONPATH"] = f"{code_dir}{os.pathsep}{env['PYTHONPATH']}"
     output = subprocess.run(  # noqa: S603 - this interpreter, a fixed statement
-        [sys.executable, "-c", _TIMER.format(module=module)],
+        [sys.executable, "-S", "-c", _TIMER.format(module=module)],
         env=run_env,
         capture_output=True,
         text=True,

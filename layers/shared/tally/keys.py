@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from tally import auth, storage
 from tally.config import get_settings
 from tally.errors import FieldError, TallyError, not_found
 from tally.ingest import insert_action
-from tally.models import UsageEvent
+from tally.models import ApiModel, UsageEvent
 from tally.timeutil import format_instant, now
 
 Scope = Literal["events:write", "stats:read", "billing:read", "keys:manage", "admin"]
@@ -24,20 +24,20 @@ AccountId = Annotated[str, Field(pattern=auth.ACCOUNT_PATTERN.pattern)]
 KeyName = Annotated[str, Field(max_length=128)]
 
 
-class CreateKeyRequest(BaseModel):
+class CreateKeyRequest(ApiModel):
     model_config = ConfigDict(extra="forbid")
     account: AccountId | None = None
     scopes: Annotated[list[Scope], Field(min_length=1)]
     name: KeyName = ""
 
 
-class UpdateKeyRequest(BaseModel):
+class UpdateKeyRequest(ApiModel):
     model_config = ConfigDict(extra="forbid")
     scopes: Annotated[list[Scope], Field(min_length=1)] | None = None
     name: KeyName | None = None
 
 
-class KeyInfo(BaseModel):
+class KeyInfo(ApiModel):
     key_id: str
     account: str
     scopes: list[str]
@@ -49,7 +49,7 @@ class CreatedKey(KeyInfo):
     secret: str
 
 
-class KeyList(BaseModel):
+class KeyList(ApiModel):
     keys: list[KeyInfo]
 
 

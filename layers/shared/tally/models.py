@@ -78,9 +78,15 @@ EventTime = Annotated[datetime, BeforeValidator(_event_time)]
 Amount = Annotated[Decimal, BeforeValidator(_decimal)]
 
 
-class _Strict(BaseModel):
-    # defer_build: validators are built on first use, not at import (cold starts).
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
+class ApiModel(BaseModel):
+    """Base of every request and response model: validators are built on first use,
+    not at import, which keeps handler cold starts within budget."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class _Strict(ApiModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 class Price(_Strict):
@@ -203,13 +209,13 @@ def event_adapter() -> TypeAdapter[Event]:
 KINDS = ("message", "otp", "campaign", "dialog", "contact", "usage", "credit", "billing")
 
 
-class IngestRequest(BaseModel):
+class IngestRequest(ApiModel):
     """`POST /v1/events` body (documents the OpenAPI schema; validation is per event)."""
 
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    model_config = ConfigDict(extra="forbid")
     events: Annotated[list[Event], Field(min_length=1, max_length=500)]
 
 
-class IngestResponse(BaseModel):
+class IngestResponse(ApiModel):
     accepted: int
     unchanged: int

@@ -18,11 +18,12 @@ from itertools import islice
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ConfigDict, ValidationError
 
 from tally import counters, ingest, metrics
 from tally.counters import Counts
 from tally.errors import FieldError, TallyError, bad_request
+from tally.models import ApiModel
 from tally.stats import shared
 from tally.timeutil import (
     Unit,
@@ -86,7 +87,7 @@ def bounded_intervals(
     return intervals
 
 
-class ChannelStatsRequest(BaseModel):
+class ChannelStatsRequest(ApiModel):
     """The seed's body; every field optional. Unknown fields are rejected (typos fail loudly)."""
 
     model_config = ConfigDict(extra="forbid")

@@ -16,12 +16,12 @@ from typing import Annotated, Any
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BeforeValidator, ConfigDict, Field, ValidationError
 
 from tally import counters, metrics
 from tally.counters import Counts
 from tally.errors import FieldError, TallyError, bad_request
-from tally.models import EARLIEST
+from tally.models import EARLIEST, ApiModel
 from tally.stats.channel import Interval, bounded_intervals, invalid_request
 from tally.timeutil import Unit, epoch, now
 
@@ -45,7 +45,7 @@ def _integer(value: Any) -> int:
 Integer = Annotated[int, BeforeValidator(_integer)]
 
 
-class ChatStatsQuery(BaseModel):
+class ChatStatsQuery(ApiModel):
     """The seed's parameters; each endpoint uses the ones it documents and ignores the rest."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)

@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 
-from pydantic import BaseModel
-
 from tally import counters, ingest, metrics, storage, timeutil
 from tally.config import get_settings
 from tally.counters import Counts
 from tally.errors import bad_request
+from tally.models import ApiModel
 from tally.stats import shared
 from tally.timeutil import (
     Unit,
@@ -55,18 +54,18 @@ _SHAPES = {
 _LABELS = {Unit.HOUR: "%H:00", Unit.DAY: "%b %d", Unit.MONTH: "%b %Y"}
 
 
-class SeriesPoint(BaseModel):
+class SeriesPoint(ApiModel):
     bucket: int
     label: str
     total: int
 
 
-class OperatorTotal(BaseModel):
+class OperatorTotal(ApiModel):
     operator: str
     total: int
 
 
-class Charts(BaseModel):
+class Charts(ApiModel):
     scope: str
     labels: list[str]
     messages: list[SeriesPoint]
@@ -75,14 +74,14 @@ class Charts(BaseModel):
     operators: list[OperatorTotal]
 
 
-class Activity(BaseModel):
+class Activity(ApiModel):
     type: str
     id: str
     status: str | None
     occurred_at: str
 
 
-class DashboardStats(BaseModel):
+class DashboardStats(ApiModel):
     total_messages: int
     scoped_messages: int
     scoped_increase_percent: float
@@ -93,7 +92,7 @@ class DashboardStats(BaseModel):
     recent_activity: list[Activity]
 
 
-class DashboardResponse(BaseModel):
+class DashboardResponse(ApiModel):
     ok: bool = True
     data: DashboardStats
 
