@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from tqdm import tqdm
 
 from tally import timeutil
+from tally.stats.usage import SEED_NAMES
 
 if TYPE_CHECKING:
     from tally_dev.server import Runtime
@@ -32,20 +33,6 @@ DAYS = 120
 MESSAGES = 2400
 BATCH = 500
 DIALOGS = 400
-USAGE_NAMES = (
-    "api_key_added",
-    "api_key_updated",
-    "api_key_deleted",
-    "queue_added",
-    "queue_updated",
-    "queue_deleted",
-    "listener_added",
-    "listener_updated",
-    "listener_deleted",
-    "message_added",
-    "message_published_ok",
-    "message_published_not_ok",
-)
 # (prefix, weight): the three Algerian operators of the default prefix table, then foreign numbers.
 DESTINATIONS = (("+2135", 30), ("+2136", 28), ("+2137", 26), ("+33", 6), ("+216", 5), ("+1", 5))
 CHANNELS = (("sms", 50), ("whatsapp", 22), ("mms", 8), ("chat", 20))
@@ -221,7 +208,7 @@ class _Generator:
                     "id": f"use-{number:05d}",
                     "kind": "usage",
                     "occurred_at": _iso(self.moment(start)),
-                    "name": self.rng.choices(USAGE_NAMES, weights)[0],
+                    "name": self.rng.choices(SEED_NAMES, weights)[0],
                 }
             )
 
