@@ -16,7 +16,6 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
 from tally import auth, storage
@@ -184,8 +183,8 @@ def create_app(style: Style = "problem", *, strip_prefixes: list[str] | None = N
     def handle_validation(error: RequestValidationError) -> Response[str]:
         return respond(validation_error(error))
 
-    @app.exception_handler(ClientError)
-    def handle_client_error(error: ClientError) -> Response[str]:
+    @app.exception_handler(storage.ClientError)
+    def handle_client_error(error: storage.ClientError) -> Response[str]:
         if storage.is_throttling(error):
             logger.warning("DynamoDB throttled the request", extra={"error": str(error)})
             return respond(
@@ -201,8 +200,8 @@ def create_app(style: Style = "problem", *, strip_prefixes: list[str] | None = N
             TallyError(503, "the service is busy; retry later", headers={"Retry-After": "1"})
         )
 
-    @app.exception_handler(BotoCoreError)
-    def handle_botocore(error: BotoCoreError) -> Response[str]:
+    @app.exception_handler(storage.BotoCoreError)
+    def handle_botocore(error: storage.BotoCoreError) -> Response[str]:
         logger.exception("AWS SDK failure")
         return respond(
             TallyError(503, "the service is temporarily unavailable", headers={"Retry-After": "1"})

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from botocore.exceptions import ClientError
+# BotoCoreError is re-exported: tally.http maps the SDK's failures without importing the SDK.
+from botocore.exceptions import BotoCoreError, ClientError  # noqa: F401
 
 Item = dict[str, Any]
 
