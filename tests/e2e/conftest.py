@@ -35,6 +35,15 @@ class Server:
     def headers(self, key: str | None = None, **extra: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {key or self.admin_key}", **extra}
 
+    def ingest(self, events: list[dict[str, object]], key: str | None = None) -> requests.Response:
+        """POST /v1/events over HTTP."""
+        return requests.post(
+            f"{self.base_url}/v1/events",
+            json={"events": events},
+            headers=self.headers(key),
+            timeout=30,
+        )
+
 
 def start_server(tmp: Path, *extra_args: str) -> Server:
     port = free_port()

@@ -72,12 +72,7 @@ def test_seed_curl_examples(
         {"id": f"d{n}", "kind": "dialog", "occurred_at": stamp, "type": dialog_type}
         for n, dialog_type in enumerate((1, 2, 2, 3, 4))
     ]
-    ingest = http.post(
-        f"{server.base_url}/v1/events",
-        json={"events": events},
-        headers=server.headers(key),
-        timeout=30,
-    )
+    ingest = server.ingest(events, key)
     assert ingest.status_code == 200, ingest.text
     expected = {
         "/admin/stats/messages/sent-total": {"total": 3},

@@ -135,12 +135,7 @@ def test_ingested_messages_reach_the_counters_within_seconds(
         for n in range(3)
     ]
     sent_at = time.monotonic()
-    ingest = http.post(
-        f"{server.base_url}/v1/events",
-        json={"events": events},
-        headers=server.headers(key),
-        timeout=30,
-    )
+    ingest = server.ingest(events, key)
     assert ingest.status_code == 200, ingest.text
     assert ingest.json()["accepted"] == 3
     seen = None

@@ -60,12 +60,7 @@ def api(server: Server) -> Server:
             "audience": 5,
         }
     )
-    reply = requests.post(
-        f"{server.base_url}/v1/events",
-        json={"events": events},
-        headers=server.headers(),
-        timeout=30,
-    )
+    reply = server.ingest(events)
     assert reply.status_code == 200, reply.text
     return server
 
