@@ -16,7 +16,7 @@ from moto import mock_aws
 from tally import auth, storage
 from tally.config import reset_settings
 from tally.keys import bootstrap_key
-from tally_dev import template
+from tally_dev import motofix, template
 from tests.support import FakeContext, handler_module
 
 NOW = "2026-06-10T12:34:56Z"
@@ -95,6 +95,8 @@ def aws(env: None, dynamodb_local: str | None, monkeypatch: pytest.MonkeyPatch) 
     """Every table of template.yaml (keys, GSIs, stream, TTL) on the test engine: moto in
     process by default, or fresh tables per test on DynamoDB Local."""
     if dynamodb_local is None:
+        # The service reads and writes from thread pools; moto's backend is not thread-safe.
+        motofix.apply()
         with mock_aws():
             create_tables()
             yield

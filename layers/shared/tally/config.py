@@ -15,6 +15,7 @@ class Settings:
     events_table: str = "EventsTable"
     counters_table: str = "CountersTable"
     keys_table: str = "KeysTable"
+    quarantine_table: str = "QuarantineTable"
     operator_prefixes: dict[str, str] = field(
         default_factory=lambda: dict(DEFAULT_OPERATOR_PREFIXES)
     )
@@ -35,6 +36,7 @@ def get_settings() -> Settings:
         events_table=env.get("TALLY_EVENTS_TABLE", "EventsTable"),
         counters_table=env.get("TALLY_COUNTERS_TABLE", "CountersTable"),
         keys_table=env.get("TALLY_KEYS_TABLE", "KeysTable"),
+        quarantine_table=env.get("TALLY_QUARANTINE_TABLE", "QuarantineTable"),
         operator_prefixes=json.loads(prefixes) if prefixes else dict(DEFAULT_OPERATOR_PREFIXES),
         key_cache_seconds=float(env.get("TALLY_KEY_CACHE_SECONDS", "30")),
     )
