@@ -145,9 +145,9 @@ def counter_items(*, raw: bool = False) -> dict[str, dict[str, Any]]:
         if raw:
             result[key] = item
             continue
-        item = {k: v for k, v in item.items() if not k.startswith(metrics.WATERMARK_PREFIX)}
-        expires_at = item.pop("expires_at", None)
-        if normalized := _normalized(item, expires_at):
+        counts = {k: v for k, v in item.items() if not k.startswith(metrics.WATERMARK_PREFIX)}
+        expires_at = counts.pop("expires_at", None)
+        if normalized := _normalized(counts, expires_at):
             result[key] = normalized
     return result
 

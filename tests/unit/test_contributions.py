@@ -178,7 +178,7 @@ def test_becoming_a_test_message_takes_everything_back():
             "msg:sms:total": -1,
             "msg:sms:sent": -1,
             "credits:used": -1,
-            **{name: -1 for name in SENT_AT},
+            **dict.fromkeys(SENT_AT, -1),
         },
         CampaignTarget("acme", "c1"): {"msg:total": -1, "msg:sent": -1},
     }
