@@ -53,10 +53,11 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 ENGINE = os.environ.get("TALLY_TEST_ENGINE", "moto")
+# Table logical id -> the variable naming it (template.yaml's Globals, e.g. TALLY_KEYS_TABLE).
 TABLE_ENV = {
-    "EventsTable": "TALLY_EVENTS_TABLE",
-    "CountersTable": "TALLY_COUNTERS_TABLE",
-    "KeysTable": "TALLY_KEYS_TABLE",
+    logical_id: variable
+    for variable, logical_id in template.load().environment.items()
+    if variable.startswith("TALLY_") and variable.endswith("_TABLE")
 }
 _table_suffix = itertools.count()
 

@@ -1,4 +1,5 @@
-"""Operational subcommands of the `tally` CLI: `tally keys create`, `tally rebuild`.
+"""Operational subcommands of the `tally` CLI: `tally keys create`, `tally rebuild`,
+`tally quarantine list|replay`.
 
 Both work against any DynamoDB (AWS, `tally serve`'s embedded one, DynamoDB
 Local): tables come from `TALLY_*_TABLE` or the flags, the endpoint from
@@ -23,6 +24,7 @@ _TABLE_FLAGS = {
     "events_table": "TALLY_EVENTS_TABLE",
     "counters_table": "TALLY_COUNTERS_TABLE",
     "keys_table": "TALLY_KEYS_TABLE",
+    "quarantine_table": "TALLY_QUARANTINE_TABLE",
 }
 
 
@@ -79,8 +81,36 @@ def rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+def quarantine_list(args: argparse.Namespace) -> int:
+    from tally import quarantine
+
+    configure(args)
+    for entry in quarantine.entries(args.account):
+        summary = {name: entry.get(name) for name in ("entry", "event", "item", "reason")}
+        print(json.dumps({**summary, "quarantined_at": entry.get("quarantined_at")}))
+    return 0
+
+
+def quarantine_replay(args: argparse.Namespace) -> int:
+    """Apply entries (all of an account, or the ones named) exactly once; non-zero exit
+    when some are still refused."""
+    from tally import counters, quarantine
+
+    configure(args)
+    if args.entry:
+        chosen = [entry for name in args.entry if (entry := quarantine.get(name)) is not None]
+    else:
+        chosen = list(quarantine.entries(args.account))
+    refused = 0
+    for entry in chosen:
+        outcome = counters.replay(entry)
+        refused += outcome.startswith("still refused")
+        print(json.dumps({"entry": entry["entry"], "outcome": outcome}))
+    return 1 if refused else 0
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `keys create` and `rebuild` to the `tally` CLI's subcommands."""
+    """Add `keys create`, `rebuild` and `quarantine` to the `tally` CLI's subcommands."""
     keys = subparsers.add_parser("keys", help="manage API keys directly in the keys table")
     actions = keys.add_subparsers(dest="keys_command", required=True)
     create = actions.add_parser(
@@ -111,3 +141,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     rebuild_parser.add_argument("--account", help="only this account (default: every account)")
     _add_connection_flags(rebuild_parser, ("events_table", "counters_table"))
     rebuild_parser.set_defaults(run=rebuild)
+
+    quarantine = subparsers.add_parser(
+        "quarantine",
+        help="stream records the counters function set aside (DynamoDB refused them)",
+        description=(
+            "List the records the counters function could not apply, or replay them: each "
+            "entry's deltas are applied and the entry deleted in one transaction (exactly once)."
+        ),
+    )
+    quarantine_actions = quarantine.add_subparsers(dest="quarantine_command", required=True)
+    listing = quarantine_actions.add_parser("list", help="print every entry as a JSON line")
+    listing.add_argument("--account", help="only this account's entries")
+    _add_connection_flags(listing, ("quarantine_table",))
+    listing.set_defaults(run=quarantine_list)
+    replay = quarantine_actions.add_parser("replay", help="apply entries and delete them")
+    replay.add_argument("--account", help="only this account's entries (default: all)")
+    replay.add_argument("--entry", action="append", help="only this entry (repeatable)")
+    _add_connection_flags(replay, ("quarantine_table", "counters_table"))
+    replay.set_defaults(run=quarantine_replay)

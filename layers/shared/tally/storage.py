@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache
 from typing import Any, TypeVar
 
@@ -80,7 +81,15 @@ class TransactionCancelled(Exception):
 def _codecs() -> tuple[Any, Any]:
     from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-    return TypeSerializer(), TypeDeserializer()
+    class ExactDeserializer(TypeDeserializer):
+        """boto3 reads numbers in a 38-digit context that raises `Rounded` on a stored value
+        written out with more digits (DynamoDB returns 9E+125 as 9 and 125 zeros); any
+        stored number converts to Decimal exactly, so read it as is."""
+
+        def _deserialize_n(self, value: str) -> Decimal:
+            return Decimal(value)
+
+    return TypeSerializer(), ExactDeserializer()
 
 
 def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
