@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from typing import Any
 
 import pytest
 
 from tally.http import CORS_MAX_AGE, SettingsCors
 from tally_dev import template as tpl
+from tests.support import ROOT
 
 RAW = tpl.load().raw
 RESOURCES: dict[str, Any] = RAW["Resources"]
@@ -235,3 +237,22 @@ def test_every_parameter_is_described_and_constrained() -> None:
 )
 def test_the_stage_name_follows_api_gateway_rules(value: str, valid: bool) -> None:
     assert bool(re.fullmatch(PARAMETERS["StageName"]["AllowedPattern"], value)) is valid
+
+
+# --- samconfig.toml ------------------------------------------------------------------------
+
+
+def test_samconfig_deploys_this_template_with_what_it_needs() -> None:
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    deploy = config["default"]["deploy"]["parameters"]
+    # Unnamed IAM roles need CAPABILITY_IAM; named ones would need CAPABILITY_NAMED_IAM.
+    roles = [res for res in RESOURCES.values() if res["Type"] == "AWS::IAM::Role"]
+    assert roles
+    assert all("RoleName" not in role["Properties"] for role in roles)
+    assert deploy["capabilities"] == "CAPABILITY_IAM"
+    assert deploy["confirm_changeset"] is True
+    assert deploy["resolve_s3"] is True
+    assert config["default"]["global"]["parameters"]["stack_name"]
+    # Overrides, if any are saved, must name parameters the template has.
+    overrides = re.findall(r"(\w+)=", str(deploy.get("parameter_overrides", "")))
+    assert set(overrides) <= set(PARAMETERS)
