@@ -98,6 +98,10 @@ def aws(env: None, dynamodb_local: str | None, monkeypatch: pytest.MonkeyPatch) 
     if dynamodb_local is None:
         # The service reads and writes from thread pools; moto's backend is not thread-safe.
         motofix.apply()
+        # Named as a deployment names them (the CLI requires names outside the local runtime).
+        for logical_id, variable in TABLE_ENV.items():
+            monkeypatch.setenv(variable, logical_id)
+        _reset()
         with mock_aws():
             create_tables()
             yield
