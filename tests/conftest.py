@@ -13,7 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tally import auth, storage
+from tally import auth, dimensions, storage
 from tally.config import reset_settings
 from tally.keys import bootstrap_key
 from tally_dev import motofix, template
@@ -39,6 +39,7 @@ def _reset() -> None:
     storage.reset_client()
     reset_settings()
     auth.clear_cache()
+    dimensions.clear_cache()
 
 
 @pytest.fixture
