@@ -236,10 +236,10 @@ class ApplyResult:
 
 # Expected watermark of a source in an update's condition: FRESH means "below the batch's
 # first position" (a first delivery), None "absent", a string "exactly this".
-_FRESH = object()
+FRESH = object()
 
 
-def _update_request(
+def update_request(
     deltas: Mapping[str, Decimal],
     expected: Mapping[str, object],
     moved_to: str,
@@ -260,7 +260,7 @@ def _update_request(
         mark = f"#w{index}"
         names[mark] = metrics.watermark(suffix)
         sets.append(f"{mark} = :p")
-        if expect is _FRESH:
+        if expect is FRESH:
             values[":f"] = first
             conditions.append(f"(attribute_not_exists({mark}) OR {mark} < :f)")
         elif expect is None:
@@ -314,9 +314,9 @@ def _apply_item(work: ItemWork, first: str, last: str) -> ApplyResult:
             return ApplyResult(items_skipped=1)
         sources = sorted({piece.source for piece in pending})
         expected: dict[str, object] = (
-            dict.fromkeys(sources, _FRESH) if marks is None else {s: marks[s] for s in sources}
+            dict.fromkeys(sources, FRESH) if marks is None else {s: marks[s] for s in sources}
         )
-        request = _update_request(deltas, expected, last, work.expires_at, first)
+        request = update_request(deltas, expected, last, work.expires_at, first)
         try:
             outcome = storage.update_item(table, {"pk": work.key}, **request)
         except storage.ClientError as error:
@@ -341,7 +341,7 @@ def _apply_one_by_one(
     result = ApplyResult(items_written=1)
     for piece in sorted(work.pieces, key=lambda piece: piece.position):
         while _past(piece, marks):
-            request = _update_request(
+            request = update_request(
                 piece.deltas,
                 {piece.source: marks[piece.source]},
                 piece.position,
@@ -354,7 +354,7 @@ def _apply_one_by_one(
                 if not storage.is_invalid_request(error):
                     raise
                 log.warning("counter update refused; quarantined", extra={"item": work.key})
-                moved = _update_request(
+                moved = update_request(
                     {}, {piece.source: marks[piece.source]}, piece.position, None, ""
                 )
                 if _set_aside(piece.change, work.key, str(error) or reason, moved):
@@ -457,7 +457,7 @@ def replay(entry: Mapping[str, Any]) -> str:
     table = get_settings().counters_table
     wanted = str(entry["item"])
     actions: list[storage.Action] = [
-        storage.Update(table, {"pk": key}, **_update_request(values, {}, "", expires_at, ""))
+        storage.Update(table, {"pk": key}, **update_request(values, {}, "", expires_at, ""))
         for key, values, expires_at in per_item.nonzero()
         if wanted in (quarantine.WHOLE_RECORD, key)
     ]

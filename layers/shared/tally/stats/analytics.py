@@ -30,9 +30,10 @@ MAX_LIMIT = 100
 
 DEFAULT_DAYS = 30
 BEST_SEND_TIMES_DAYS = 90
-# Trends read one counter item per day of the range (its answer has an entry per day);
-# best send times reads one cover of its range whatever its length.
-MAX_TREND_DAYS = 3660
+# Trends answer one entry per day, so they read one counter item per day: a year of daily
+# points (what a chart shows) bounds a call at about 370 items. Best send times reads one
+# cover of its range (a few dozen items) whatever its length.
+MAX_TREND_DAYS = 366
 MAX_SEND_TIME_DAYS = 366
 CAMPAIGN_STATUSES = ("completed", "sending", "scheduled", "failed")
 TREND_CAMPAIGN_STATUSES = ("completed", "sending", "failed")
