@@ -56,18 +56,21 @@ async function load(name) {
     mounted.add(name);
   }
   view.errorBox.textContent = '';
+  // Only the newest request of a view draws (a slow answer must not overwrite a newer one).
+  const sequence = (requests[name] = (requests[name] ?? 0) + 1);
+  const current = () => requests[name] === sequence;
   panel.classList.add('loading');
   panel.setAttribute('aria-busy', 'true');
   try {
-    // Only the newest request of a view draws (a slow answer must not overwrite a newer one).
-    const sequence = (requests[name] = (requests[name] ?? 0) + 1);
-    await view.load(() => requests[name] === sequence);
-    $('updated').textContent = `Updated ${new Date().toLocaleTimeString()}`;
+    await view.load(current);
+    if (current()) $('updated').textContent = `Updated ${new Date().toLocaleTimeString()}`;
   } catch (error) {
-    failed(view, error);
+    if (current()) failed(view, error);
   } finally {
-    panel.classList.remove('loading');
-    panel.removeAttribute('aria-busy');
+    if (current()) {
+      panel.classList.remove('loading');
+      panel.removeAttribute('aria-busy');
+    }
   }
 }
 

@@ -144,7 +144,7 @@ export const analytics = {
       series: fields.map((field) => ({ label: field[0].toUpperCase() + field.slice(1), values: trend.map((row) => row[field]) })),
       kind: 'lines',
     });
-    chart(grid, {
+    if (top.length) chart(grid, {
       id: 'analytics-top-campaigns',
       title: 'Top campaigns by delivery rate',
       labels: top.map((_, i) => `#${i + 1}`),
