@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page
 
 from tests.browser.conftest import Site, Tab
@@ -20,6 +21,13 @@ from tests.browser.dataset import DST_ZONE, last_dst_change
 pytestmark = pytest.mark.e2e
 
 VIEWS = ("overview", "channels", "analytics", "chat", "usage", "billing")
+# axe-core's WCAG 2.1 A and AA rules, and its best practices.
+AXE_RULES = {
+    "runOnly": {
+        "type": "tag",
+        "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"],
+    }
+}
 # Pixels of the first series' colour on a chart's canvas (how much of the data was drawn).
 SERIES_PIXELS = """(id) => {
   const canvas = document.querySelector(`[data-chart="${id}"] canvas`);
@@ -375,3 +383,19 @@ def test_keyboard_reaches_tabs_and_chart_values(tab: Tab, site: Site) -> None:
     assert page.get_attribute('[data-chart="overview-messages"]', "aria-label").startswith(
         "Messages,"
     )
+
+
+def test_every_view_passes_axe_wcag_aa(tab: Tab, site: Site) -> None:
+    page = open_page(tab, site)
+    drawn(page, "overview")
+    for view in VIEWS:
+        show(page, view)
+        # The data tables too (they are the charts' text alternatives).
+        page.evaluate("document.querySelectorAll('details').forEach((d) => { d.open = true; })")
+        results = Axe().run(page, options=AXE_RULES).response
+        violations = [
+            f"{v['id']} ({v['impact']}): {v['nodes'][0]['html'][:120]}"
+            for v in results["violations"]
+        ]
+        assert not violations, f"{view}: {violations}"
+        assert "color-contrast" in {rule["id"] for rule in results["passes"]}
