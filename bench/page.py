@@ -161,7 +161,7 @@ def measure(page: Page, url: str) -> Load:
 
     page.on("response", record)
     page.goto(url)
-    page.wait_for_function("window.__tally.firstChart !== null", timeout=120_000)
+    page.wait_for_function("() => window.__tally.firstChart !== null", timeout=120_000)
     page.wait_for_function(VIEW_DONE, arg="overview", timeout=120_000)
     done = page.evaluate("performance.now()")
     page.wait_for_load_state("networkidle")

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import ROOT, FakeContext, proxy_event
+from tests.support import ROOT, FakeContext, load_event, proxy_event
 
 STATIC = ROOT / "functions" / "web" / "static"
 STYLE = ROOT / "web" / "src" / "style.css"
@@ -142,6 +142,21 @@ def test_swagger_ui_uses_bundled_assets_and_its_json_link_is_json(web_dir: Path)
     event["requestContext"]["path"] = "/prod/docs/"
     redirect = respond(web_dir, event)
     assert (redirect["statusCode"], redirect["headers"]["location"]) == (301, "../docs")
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "content_type"),
+    [
+        ("web_page.json", 200, "text/html; charset=utf-8"),
+        ("web_asset.json", 200, "text/css; charset=utf-8"),
+        ("web_openapi.json", 404, "application/problem+json"),
+        ("web_docs.json", 404, "application/problem+json"),
+    ],
+)
+def test_sample_events(web_dir: Path, name: str, status: int, content_type: str) -> None:
+    response = respond(web_dir, load_event(name))
+    assert response["statusCode"] == status
+    assert response["headers"]["content-type"] == content_type
 
 
 def _luminance(colour: str) -> float:
