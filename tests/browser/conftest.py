@@ -15,18 +15,10 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page, Request, sync_playwright
 
+from bench.page import CHROMIUM, CHROMIUM_ARGS
 from tests.browser.dataset import events
 from tests.e2e.conftest import Server, start_server, stop_server
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCOPES = ["events:write", "stats:read", "billing:read", "keys:manage"]
 
 
@@ -93,13 +85,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
+    if not Path(CHROMIUM).exists():
         pytest.fail(
             f"{CHROMIUM} is missing: `python3 devtools/bootstrap.py test` installs Debian's "
             "chromium (apt-get install -y chromium)"
         )
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
 

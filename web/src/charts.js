@@ -31,18 +31,22 @@ function groupedBars(k, count) {
 function describe(title, labels, series, format, totals) {
   if (!labels.length) return `${title}: no buckets.`;
   const parts = series.map(({ label, values }) => {
-    if (!values.some((value) => value !== 0)) return `${label}: 0 in every bucket`;
-    const high = values.indexOf(Math.max(...values));
-    const low = values.indexOf(Math.min(...values));
-    const total = values.reduce((sum, value) => sum + value, 0);
-    const extremes = `highest ${format(values[high])} (${labels[high]}), lowest ${format(values[low])} (${labels[low]})`;
-    return totals ? `${label}: total ${format(total)}, ${extremes}` : `${label}: ${extremes}`;
+    const known = values.map((value, i) => [value, i]).filter(([value]) => value !== null);
+    if (!known.length) return `${label}: no value in any bucket`;
+    if (!known.some(([value]) => value !== 0)) return `${label}: 0 in every bucket`;
+    const [high, highAt] = known.reduce((best, pair) => (pair[0] > best[0] ? pair : best));
+    const [low, lowAt] = known.reduce((best, pair) => (pair[0] < best[0] ? pair : best));
+    const total = known.reduce((sum, [value]) => sum + value, 0);
+    const extremes = `highest ${format(high)} (${labels[highAt]}), lowest ${format(low)} (${labels[lowAt]})`;
+    const missing = known.length < values.length ? `, no value in ${values.length - known.length}` : '';
+    return `${totals ? `${label}: total ${format(total)}, ` : `${label}: `}${extremes}${missing}`;
   });
   return `${title}, ${labels[0]} to ${labels[labels.length - 1]} (${labels.length} buckets). ${parts.join('; ')}.`;
 }
 
 /**
- * A chart of `series` ([{label, values}]) over category `labels`, appended to `parent`.
+ * A chart of `series` ([{label, values}]) over category `labels`, appended to `parent`; a
+ * null value is a bucket without one (no bar, "—" in the table), not a zero.
  * `kind` is "bars" or "lines"; `format` renders a value; `integer` keeps axis ticks whole;
  * `totals` adds a total row (counts, not rates); `slanted` tilts long category labels.
  */
@@ -57,7 +61,8 @@ export function chart(parent, {
     class: 'plot', role: 'img', tabindex: 0, 'aria-label': summary,
     'aria-describedby': `${id}-hint`, 'data-chart': id,
   });
-  const rows = labels.map((label, i) => [label, ...series.map(({ values }) => ({ text: format(values[i]), value: values[i] }))]);
+  const show = (value) => (value === null ? '—' : format(value));
+  const rows = labels.map((label, i) => [label, ...series.map(({ values }) => ({ text: show(values[i]), value: values[i] }))]);
   if (totals && series.length && labels.length > 1) {
     rows.push(['Total', ...series.map(({ values }) => {
       const sum = values.reduce((a, b) => a + b, 0);
@@ -67,7 +72,7 @@ export function chart(parent, {
   const figure = h('figure', { class: 'chart', id },
     h('figcaption', {}, h('h3', {}, title), h('p', { class: 'summary', id: summaryId }, summary)),
     plot,
-    h('p', { class: 'note', id: `${id}-hint` }, 'Focus the chart and use the arrow keys to read each bucket.'),
+    h('p', { class: 'visually-hidden', id: `${id}-hint` }, 'Use the arrow keys to read each bucket.'),
     readout,
     h('details', {}, h('summary', {}, 'Data table'),
       table(title, ['Bucket', ...series.map((s) => s.label)], rows, { 'data-table': id })));
@@ -126,7 +131,7 @@ export function chart(parent, {
     event.preventDefault();
     index = Math.min(n - 1, Math.max(0, index + moves[event.key]));
     u.setCursor({ left: u.valToPos(index, 'x'), top: HEIGHT / 3 });
-    readout.textContent = `${labels[index]}: ${series.map((s) => `${s.label} ${format(s.values[index])}`).join(', ')}`;
+    readout.textContent = `${labels[index]}: ${series.map((s) => `${s.label} ${show(s.values[index])}`).join(', ')}`;
   });
   plot.addEventListener('blur', () => { readout.textContent = ''; });
   return figure;

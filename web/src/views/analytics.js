@@ -192,14 +192,15 @@ export const analytics = {
     ]) {
       const figure = chart(grid, {
         id, title, labels,
-        series: [{ label: 'Delivery rate', values: rows.map((row) => row?.deliveryRate ?? 0) }],
+        // A bucket without messages has no delivery rate (not a rate of 0).
+        series: [{ label: 'Delivery rate', values: rows.map((row) => row?.deliveryRate ?? null) }],
         format: fmt.percent, integer: false, totals: false,
       });
       figure.append(h('details', {}, h('summary', {}, 'Messages and delivered'),
         table(title, ['Bucket', 'Messages', 'Delivered', 'Delivery rate'], rows.map((row, i) => [labels[i],
           { text: fmt.count(row?.totalSent ?? 0), value: row?.totalSent ?? 0 },
           { text: fmt.count(row?.delivered ?? 0), value: row?.delivered ?? 0 },
-          { text: fmt.percent(row?.deliveryRate ?? 0), value: row?.deliveryRate ?? 0 }]), { 'data-table': `${id}-counts` })));
+          { text: row ? fmt.percent(row.deliveryRate) : '—', value: row?.deliveryRate ?? null }]), { 'data-table': `${id}-counts` })));
     }
   },
 };
