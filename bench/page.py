@@ -110,7 +110,11 @@ def start_demo(port: int) -> tuple[subprocess.Popen[str], str]:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    link = _read_link(process.stdout, time.monotonic() + DEMO_TIMEOUT)
+    try:
+        link = _read_link(process.stdout, time.monotonic() + DEMO_TIMEOUT)
+    except BaseException:  # Ctrl-C while the demo loads: stop the server too
+        stop(process)
+        raise
     if link is None:
         stop(process)
         raise SystemExit("tally serve --demo printed no dashboard link")
@@ -244,6 +248,9 @@ def report(cold: list[Load], warm: list[Load], chromium: str) -> str:
         f"| {_median([w.view_done_ms for w in warm])} |",
         f"| of which the API call (`GET /v1/stats/1month`) | {_median([c.api_ms for c in cold])} "
         f"| {_median([w.api_ms for w in warm])} |",
+        "| the page's own share (first chart minus the API call) | "
+        f"{_median([c.first_chart_ms - c.api_ms for c in cold])} "
+        f"| {_median([w.first_chart_ms - w.api_ms for w in warm])} |",
         f"| bytes transferred, as served locally | {first.bytes:,} | {warm[0].bytes:,} |",
         f"| bytes transferred, gzip (API Gateway compression) | {first.gzipped:,} "
         f"| {warm[0].gzipped:,} |",

@@ -31,7 +31,7 @@ function shade(fraction) {
 }
 
 /** messages[weekday][hour] from hourly UTC channel statistics of every channel. */
-export function jointFromChannels(perChannel) {
+function jointFromChannels(perChannel) {
   const grid = WEEKDAYS.map(() => HOURS.map(() => 0));
   for (const entries of perChannel) {
     for (const entry of entries) {

@@ -19,7 +19,7 @@ function hours(entry) {
  * The bucket's label in the requested zone. A whole bucket whose length DST changed says
  * so ("Oct 25 (25 h)"); a bucket the range clips is marked partial.
  */
-export function bucketLabel(type, entry) {
+function bucketLabel(type, entry) {
   const start = entry.start;
   const labels = {
     hourly: () => `${dayLabel(start)} ${start.slice(11, 16)}`,
