@@ -209,11 +209,20 @@ ROUTE_BODIES: dict[tuple[str, str], Any] = {
 SUCCESS_STATUS = {("POST", "/v1/keys"): 201, ("DELETE", "/v1/keys/{key_id}"): 204}
 
 
+# The web function's routes (the dashboard page, its assets, the API docs) are public.
+PUBLIC_GROUPS = frozenset({"web"})
+
+
 def api_routes() -> list[Any]:
-    """Every route of template.yaml except catch-all `ANY` methods (those only answer 405)."""
+    """Every API route of template.yaml except catch-all `ANY` methods (those only answer
+    405) and the public web routes."""
     from tally_dev import template
 
-    return [route for route in template.load().routes if route.method != "ANY"]
+    return [
+        route
+        for route in template.load().routes
+        if route.method != "ANY" and route.handler.group not in PUBLIC_GROUPS
+    ]
 
 
 def route_id(route: Any) -> str:
