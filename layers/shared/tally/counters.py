@@ -78,6 +78,9 @@ _POSITION_DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 POSITION_WIDTH = 23
 
 
+_NOT_COUNTERS = frozenset({"pk", "expires_at"})
+
+
 class Counts(dict[str, Decimal]):
     """Counter attributes summed over some buckets; absent names read as 0."""
 
@@ -87,13 +90,16 @@ class Counts(dict[str, Decimal]):
     def amount(self, name: str) -> Decimal:
         return self.get(name, Decimal(0))
 
-    def add(self, values: Mapping[str, Any]) -> None:
+    def add(self, values: Mapping[str, Any], sign: int = 1) -> None:
+        """Add (sign 1) or subtract (sign -1) every counter attribute of `values`."""
         # Wide enough for any sum of stored counters (each at most 38 digits).
         with localcontext(prec=80):
             for name, value in values.items():
-                if name in ("pk", "expires_at") or not isinstance(value, Decimal | int):
+                if name in _NOT_COUNTERS or not isinstance(value, Decimal | int):
                     continue
-                self[name] = self.get(name, Decimal(0)) + Decimal(value)
+                change = value if sign > 0 else -value
+                current = self.get(name)
+                self[name] = Decimal(change) if current is None else current + change
 
     def with_prefix(self, prefix: str) -> dict[str, int]:
         """Counts of the attributes starting with `prefix`, keyed by the rest of the name."""
@@ -521,17 +527,21 @@ def read_ranges_and_items(
     buckets shared between ranges, such as a tail two local days share, are read once.
     """
     plans = [
-        signed_cover(*retained_range(start, end), series.ladder) if start < end else []
+        [
+            (sign, bucket_key(account, bucket, series))
+            for sign, bucket in signed_cover(*retained_range(start, end), series.ladder)
+        ]
+        if start < end
+        else []
         for start, end in ranges
     ]
     extra = list(also)
-    items = read_keys([*extra, *(bucket_key(account, b, series) for p in plans for _, b in p)])
+    items = read_keys([*extra, *(key for plan in plans for _, key in plan)])
     results = []
     for plan in plans:
         counts = Counts()
-        for sign, bucket in plan:
-            item = items[bucket_key(account, bucket, series)]
-            counts.add(item if sign > 0 else {name: -value for name, value in item.items()})
+        for sign, key in plan:
+            counts.add(items[key], sign)
         results.append(counts)
     return results, {key: items[key] for key in extra}
 
