@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from bench.harness import Backend
+from bench.harness import Backend, api_event
 from bench.meter import Usage
 from tally.timeutil import now
 from tally_dev import template
-from tests.support import proxy_event
 
 WRITE_GROUPS = frozenset({"ingest", "keys", "counters"})
 # Every group's key scopes; stats:read and billing:read cover all read routes.
@@ -29,14 +28,24 @@ READ_SCOPES = ("stats:read", "billing:read")
 class Call:
     """One endpoint and scope: the request the bench sends."""
 
-    group: str
+    route: template.Route
     label: str
-    method: str
-    resource: str
     path: str
-    query: dict[str, str | list[str]] | None = None
+    query: dict[str, str] | None = None
     body: dict[str, Any] | None = None
     path_parameters: dict[str, str] | None = None
+
+    @property
+    def group(self) -> str:
+        return self.route.handler.group
+
+    @property
+    def method(self) -> str:
+        return self.route.method.upper()
+
+    @property
+    def resource(self) -> str:
+        return self.route.path
 
 
 def _unix(days: int) -> str:
@@ -116,10 +125,8 @@ def discover() -> Discovery:
         for label, parts in specs:
             found.calls.append(
                 Call(
-                    group=group,
+                    route=route,
                     label=label,
-                    method=route.method.upper(),
-                    resource=route.path,
                     path=parts.get("path", route.path),
                     query=parts.get("query"),
                     body=parts.get("body"),
@@ -147,13 +154,12 @@ def _p95(values: Sequence[float]) -> float:
 def measure(bench: Backend, call: Call, key: str, repeats: int) -> Measurement:
     """Median and p95 latency over `repeats` warm calls (one warm-up call first, which also
     caches the API key as a warm container does), and the DynamoDB use of one call."""
-    event = proxy_event(
-        call.method,
+    event = api_event(
+        call.route,
         call.path,
         key=key,
-        body=call.body,
         query=call.query,
-        resource=call.resource,
+        body=call.body,
         path_parameters=call.path_parameters,
     )
     bench.call(call.group, dict(event))

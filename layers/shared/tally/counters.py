@@ -489,7 +489,12 @@ def read_keys(keys: Iterable[str]) -> dict[str, Counts]:
     unique = sorted(set(keys))
     found = {key: Counts() for key in unique}
     for item in storage.batch_get(get_settings().counters_table, [{"pk": key} for key in unique]):
-        found[str(item["pk"])].add(item)
+        # Stored numbers come back as Decimal; the key, TTL and watermarks are not counters.
+        found[str(item["pk"])] = Counts(
+            (name, value)
+            for name, value in item.items()
+            if name not in _NOT_COUNTERS and isinstance(value, Decimal)
+        )
     return found
 
 
@@ -539,6 +544,10 @@ def read_ranges_and_items(
     items = read_keys([*extra, *(key for plan in plans for _, key in plan)])
     results = []
     for plan in plans:
+        if len(plan) == 1 and plan[0][0] > 0:
+            # One bucket (a UTC day of a daily series): its counts as they are.
+            results.append(Counts(items[plan[0][1]]))
+            continue
         counts = Counts()
         for sign, key in plan:
             counts.add(items[key], sign)
