@@ -31,7 +31,6 @@ from tally import storage
 TARGETS = (
     ("/api/v1/connect-hub/{channel}/stats", "whatsapp daily"),
     ("/v1/stats", "scope=1month"),
-    ("/api/v1/connect-hub/{channel}/stats", "whatsapp weekly"),
 )
 TARGET_MS = 3.0
 _READS = frozenset({"get_item", "batch_get_item", "query"})
@@ -86,14 +85,7 @@ class CpuMeasurement:
 
 def measure(bench: harness.Backend, call: endpoints.Call, key: str, repeats: int) -> CpuMeasurement:
     """Median CPU of `repeats` warm calls answered from memory (after two warm-up calls)."""
-    event = harness.api_event(
-        call.route,
-        call.path,
-        key=key,
-        query=call.query,
-        body=call.body,
-        path_parameters=call.path_parameters,
-    )
+    event = call.event(key)
     pool = bench.functions.pool(harness.handlers()[call.group])
     timings = []
     with (
@@ -124,14 +116,7 @@ def profile(bench: harness.Backend, call: endpoints.Call, key: str, repeats: int
     """A pyinstrument profile (text) of `repeats` calls answered from memory."""
     from pyinstrument import Profiler
 
-    event = harness.api_event(
-        call.route,
-        call.path,
-        key=key,
-        query=call.query,
-        body=call.body,
-        path_parameters=call.path_parameters,
-    )
+    event = call.event(key)
     pool = bench.functions.pool(harness.handlers()[call.group])
     profiler = Profiler(interval=0.0001)
     with replaying(storage.client()), contextlib.redirect_stdout(io.StringIO()):

@@ -39,6 +39,17 @@ class Call:
     def group(self) -> str:
         return self.route.handler.group
 
+    def event(self, key: str) -> dict[str, Any]:
+        """The proxy event API Gateway sends for this call with API key `key`."""
+        return api_event(
+            self.route,
+            self.path,
+            key=key,
+            query=self.query,
+            body=self.body,
+            path_parameters=self.path_parameters,
+        )
+
     @property
     def method(self) -> str:
         return self.route.method.upper()
@@ -50,6 +61,12 @@ class Call:
 
 def _unix(days: int) -> str:
     return str(int((now() - timedelta(days=days)).timestamp()))
+
+
+def _days_back(days: int) -> dict[str, str]:
+    """startDate `days` UTC days back and endDate today (whole days: days + 1 of them)."""
+    today = now().date()
+    return {"startDate": (today - timedelta(days=days)).isoformat(), "endDate": today.isoformat()}
 
 
 def _calls_for(method: str, resource: str) -> list[tuple[str, dict[str, Any]]]:
@@ -92,7 +109,13 @@ def _calls_for(method: str, resource: str) -> list[tuple[str, dict[str, Any]]]:
         )
         return calls
     if resource == "/api/analytics/trends":
-        return [("messages 30d", {}), ("campaigns 30d", {"query": {"metric": "campaigns"}})]
+        return [
+            ("messages 30d", {}),
+            ("campaigns 30d", {"query": {"metric": "campaigns"}}),
+            ("messages 366 days (the cap)", {"query": _days_back(365)}),
+        ]
+    if resource == "/api/analytics/best-send-times":
+        return [("default (90 days)", {}), ("1 year", {"query": _days_back(365)})]
     if resource == "/api/analytics/export":
         return [("campaigns csv", {"query": {"type": "campaigns"}})]
     if resource.startswith(("/api/analytics/", "/api/billing/", "/api/credits/")):
@@ -154,14 +177,7 @@ def _p95(values: Sequence[float]) -> float:
 def measure(bench: Backend, call: Call, key: str, repeats: int) -> Measurement:
     """Median and p95 latency over `repeats` warm calls (one warm-up call first, which also
     caches the API key as a warm container does), and the DynamoDB use of one call."""
-    event = api_event(
-        call.route,
-        call.path,
-        key=key,
-        query=call.query,
-        body=call.body,
-        path_parameters=call.path_parameters,
-    )
+    event = call.event(key)
     bench.call(call.group, dict(event))
     timings: list[float] = []
     usages: list[Usage] = []

@@ -14,7 +14,7 @@ def test_reads_constant_and_writes_merged() -> None:
         cpu_repeats=3,
         small_accounts=2,
         small_events=20,
-        workload_batches=1,
+        workload_batches=0,
         solo_batches=0,
         zipf_batches=0,
         engine="moto",
@@ -32,13 +32,11 @@ def test_reads_constant_and_writes_merged() -> None:
         assert before.status == 200, (before.call, before.status)
         assert before.usage.requests == after.usage.requests, before.call
         assert before.usage.items_read == after.usage.items_read, before.call
-    assert all(measured.misses == 0 for measured in large.cpu)
-    busy, *others = results.workloads
+    (busy,) = results.workloads
     assert busy.events == 2000
-    assert [work.events for work in others] == [1000]
-    for work in results.workloads:
-        assert work.wcu <= work.per_event.cost.wcu, work.name
-        assert work.merged.cost.wcu <= work.wcu, work.name
+    # Tally's real writes against the designs computed in memory on the same batches.
+    assert busy.merged.cost.wcu <= busy.wcu <= 1.5 * busy.merged.cost.wcu
+    assert busy.writes == busy.merged.cost.writes
     assert busy.writes * 20 < busy.per_event.cost.writes
     insert, *updates = results.ingest
     assert insert.usage.index_wcu > 0
