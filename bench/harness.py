@@ -79,14 +79,25 @@ class Backend:
     functions: Functions = field(default_factory=Functions)
 
     def call(self, group: str, event: dict[str, Any]) -> tuple[dict[str, Any], Usage]:
-        """Invoke a handler as a warm Lambda container does, metered; stdout (EMF metric
-        lines) is swallowed. UpdateItems are billed at their items' size afterwards."""
+        """Invoke a handler as a warm Lambda container does, metered."""
+        response, usage, _ = self.timed_call(group, event)
+        return response, usage
+
+    def timed_call(
+        self, group: str, event: dict[str, Any]
+    ) -> tuple[dict[str, Any], Usage, tuple[float, float]]:
+        """Invoke a handler, metered: its response, what it did to DynamoDB (UpdateItems
+        billed at their items' size afterwards, outside the timing) and its (wall, CPU)
+        seconds. CPU is this process's (the function's; DynamoDB Local runs apart).
+        stdout (EMF metric lines) is swallowed."""
         self.meter.start()
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
             # Handlers that add no metric make Powertools warn on every call.
             warnings.filterwarnings("ignore", "No application metrics to publish")
+            wall, cpu = time.perf_counter(), time.process_time()
             response = self.functions.pool(handlers()[group]).invoke(event)
-        return response, self.meter.settle(self.meter.stop())
+            spent = (time.perf_counter() - wall, time.process_time() - cpu)
+        return response, self.meter.settle(self.meter.stop()), spent
 
 
 @cache
@@ -184,20 +195,14 @@ def _metered() -> Backend:
     return Backend(meter=meter, raw=raw)
 
 
-def feed(bench: Backend, records: Sequence[dict[str, Any]]) -> tuple[Usage, float]:
-    """One counters invocation for `records`: what it wrote and its wall time."""
-    started = time.perf_counter()
-    _, usage = bench.call("counters", {"Records": list(records)})
-    return usage, time.perf_counter() - started
-
-
 @dataclass(frozen=True)
 class Batch:
-    """One counters invocation: its records, what it did to DynamoDB and its wall time."""
+    """One counters invocation: its records, what it did to DynamoDB, its wall and CPU time."""
 
     records: int
     usage: Usage
     seconds: float
+    cpu_seconds: float
 
 
 def load(
@@ -209,6 +214,6 @@ def load(
     records = [dataset.stream_record(item, sequencer) for item in items]
     done = []
     for batch in dataset.batches(records):
-        usage, seconds = feed(bench, batch)
-        done.append(Batch(len(batch), usage, seconds))
+        _, usage, (seconds, cpu) = bench.timed_call("counters", {"Records": batch})
+        done.append(Batch(len(batch), usage, seconds, cpu))
     return done

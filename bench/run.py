@@ -69,6 +69,7 @@ class SizeResult:
 
 @dataclass
 class Results:
+    engine: str = "moto"
     sizes: list[SizeResult] = field(default_factory=list)
     workloads: list[Workload] = field(default_factory=list)
     ingest: list[ingest_cost.Step] = field(default_factory=list)
@@ -132,7 +133,7 @@ def run(options: Options) -> Results:
     from tally.keys import bootstrap_key
 
     log = options.log
-    results = Results()
+    results = Results(engine=options.engine)
     with harness.backend(options.engine) as bench:
         # Inside the bench's environment: calls with relative dates read the pinned clock.
         discovery = endpoints.discover()
