@@ -37,7 +37,6 @@ class DesignCost:
     """Writes of one design over some batches (cumulative)."""
 
     events: int = 0
-    batches: int = 0
     writes: int = 0
     wcu: int = 0
 
@@ -61,10 +60,6 @@ class Simulated:
         self.cost.writes += 1
         self.cost.wcu += write_units(item_size(storage.serialize(item)))
 
-    def size(self, key: str) -> int:
-        item = self.items.get(key)
-        return item_size(storage.serialize(item)) if item else 0
-
 
 def _targets(image: Mapping[str, Any]) -> Iterable[tuple[str, Mapping[str, Decimal], int | None]]:
     for target, values in delta(None, image).items():
@@ -80,7 +75,6 @@ class PerEvent(Simulated):
             for key, values, expires_at in _targets(image):
                 self.update(key, values, expires_at)
         self.cost.events += len(images)
-        self.cost.batches += 1
 
 
 class MergedPerBatch(Simulated):
@@ -98,7 +92,6 @@ class MergedPerBatch(Simulated):
             if values:
                 self.update(key, values, expiries[key])
         self.cost.events += len(images)
-        self.cost.batches += 1
 
 
 @dataclass

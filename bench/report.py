@@ -11,7 +11,7 @@ from bench.designs import DesignCost
 from tally import storage
 
 if TYPE_CHECKING:
-    from bench.run import Results, SizeResult, Workload
+    from bench.outcome import Results, SizeResult, Workload
 
 IMPORT_LIMIT = 1.3
 NAIVE_LIMIT = 1.0
