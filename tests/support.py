@@ -12,9 +12,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from tally_dev import lambda_kit
@@ -24,10 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 EVENTS_DIR = ROOT / "events"
 
 
-@cache
-def handler_module(group: str) -> ModuleType:
-    """`functions/<group>/app.py` as a module of its own (every handler is named app.py)."""
-    return lambda_kit.load_module(ROOT / "functions" / group / "app.py", f"tally_fn_{group}")
+# `functions/<group>/app.py` as a module of its own (every handler is named app.py).
+handler_module = lambda_kit.function_module
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """Lambda, emulated once for the tests, `tally serve` and `bench/` alike.
 
-- `load_module`: a handler file loaded as a module of its own (every handler is `app.py`).
+- `load_module`, `function_module`: a handler file loaded as a module of its own (every
+  handler is `app.py`).
 - `LambdaContext`: the context object the handlers and Powertools read.
 - `proxy_event`: the REST API proxy event API Gateway sends a Lambda proxy integration.
 - `DynamoDBCalls`: the DynamoDB requests a botocore client makes (one hook, for tests and bench).
@@ -9,6 +10,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import importlib.util
 import sys
 import threading
@@ -19,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Self
+
+from tally_dev.template import PROJECT_ROOT
 
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
@@ -47,6 +51,12 @@ def load_module(path: Path, name: str) -> ModuleType:
         del sys.modules[name]
         raise HandlerUnavailable(f"importing {path.name} failed: {error!r}") from error
     return module
+
+
+@functools.cache
+def function_module(group: str) -> ModuleType:
+    """`functions/<group>/app.py`, loaded once per process (tests and benchmark)."""
+    return load_module(PROJECT_ROOT / "functions" / group / "app.py", f"tally_fn_{group}")
 
 
 @dataclass

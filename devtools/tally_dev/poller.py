@@ -128,7 +128,6 @@ class StreamPoller:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        self._idle = threading.Event()
         self.batches_delivered = 0
         self.batches_failed = 0
 
@@ -148,12 +147,6 @@ class StreamPoller:
         """Poll now (new records are likely), and at the fast pace again."""
         self._wake.set()
 
-    def wait_idle(self, timeout: float) -> bool:
-        """Wait until a full poll found nothing new and nothing is pending."""
-        self._idle.clear()
-        self.wake()
-        return self._idle.wait(timeout)
-
     def _run(self) -> None:
         interval = self.poll_interval
         while not self._stop.is_set():
@@ -164,11 +157,7 @@ class StreamPoller:
                     return  # the engine is going away with us
                 log.exception("stream poll failed; retrying")
                 busy = True
-            if busy:
-                interval = self.poll_interval
-            else:
-                self._idle.set()
-                interval = min(self.idle_interval, interval * 2)
+            interval = self.poll_interval if busy else min(self.idle_interval, interval * 2)
             if self._wake.wait(interval):
                 self._wake.clear()
                 interval = self.poll_interval

@@ -168,15 +168,14 @@ class Runtime:
         )
         self._serve_thread.start()
 
-    def wait_for_counters(self, timeout: float) -> bool:
-        return all(poller.wait_idle(timeout) for poller in self.pollers)
-
     def _wake_pollers(self) -> None:
         for poller in self.pollers:
             poller.wake()
 
     def stop(self) -> None:
         """Stop whatever started, in reverse order; bounded (a few seconds at most)."""
+        if self.engine is not None:
+            log.info("stopping")
         if self.server is not None:
             if self._serve_thread is not None:
                 self.server.shutdown()
@@ -227,6 +226,5 @@ def serve(options: Options) -> int:
     finally:
         # A signal from here on only sets `stopping` (no KeyboardInterrupt mid-cleanup).
         stopping.set()
-        log.info("stopping")
         runtime.stop()
     return 0

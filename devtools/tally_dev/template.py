@@ -8,6 +8,7 @@ created without touching this package.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -238,30 +239,28 @@ def _handler(logical_id: str, props: dict[str, Any], root: Path) -> Handler:
     )
 
 
-def _functions(resources: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    return [
-        (logical_id, resource.get("Properties", {}))
-        for logical_id, resource in resources.items()
-        if resource.get("Type") == "AWS::Serverless::Function"
-    ]
+def _function_events(
+    resources: dict[str, Any], kind: str
+) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(function id, function properties, event properties) of every event of type `kind`."""
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = resource.get("Properties", {})
+        for event in (props.get("Events") or {}).values():
+            if event.get("Type") == kind:
+                yield logical_id, props, event.get("Properties", {})
 
 
 def _routes(resources: dict[str, Any], root: Path) -> list[Route]:
-    routes = []
-    for logical_id, props in _functions(resources):
-        for event in (props.get("Events") or {}).values():
-            if event.get("Type") != "Api":
-                continue
-            event_props = event.get("Properties", {})
-            method = str(event_props["Method"]).upper()
-            routes.append(
-                Route(
-                    method=method,
-                    path="/" + str(event_props["Path"]).strip("/"),
-                    handler=_handler(logical_id, props, root),
-                )
-            )
-    return routes
+    return [
+        Route(
+            method=str(event_props["Method"]).upper(),
+            path="/" + str(event_props["Path"]).strip("/"),
+            handler=_handler(logical_id, props, root),
+        )
+        for logical_id, props, event_props in _function_events(resources, "Api")
+    ]
 
 
 def _ref_target(value: Any) -> str | None:
@@ -276,24 +275,20 @@ def _ref_target(value: Any) -> str | None:
 
 def _stream_mappings(resources: dict[str, Any], root: Path) -> list[StreamMapping]:
     mappings = []
-    for logical_id, props in _functions(resources):
-        for event in (props.get("Events") or {}).values():
-            if event.get("Type") != "DynamoDB":
-                continue
-            ep = event.get("Properties", {})
-            on_failure = (ep.get("DestinationConfig") or {}).get("OnFailure") or {}
-            mappings.append(
-                StreamMapping(
-                    handler=_handler(logical_id, props, root),
-                    table=_ref_target(ep["Stream"]) or "",
-                    batch_size=int(ep.get("BatchSize", 100)),
-                    batching_window=float(ep.get("MaximumBatchingWindowInSeconds", 0)),
-                    # Lambda's default for streams is -1 (retry until the record expires).
-                    maximum_retry_attempts=int(ep.get("MaximumRetryAttempts", -1)),
-                    starting_position=str(ep.get("StartingPosition", "TRIM_HORIZON")),
-                    on_failure=_ref_target(on_failure.get("Destination")),
-                )
+    for logical_id, props, ep in _function_events(resources, "DynamoDB"):
+        on_failure = (ep.get("DestinationConfig") or {}).get("OnFailure") or {}
+        mappings.append(
+            StreamMapping(
+                handler=_handler(logical_id, props, root),
+                table=_ref_target(ep["Stream"]) or "",
+                batch_size=int(ep.get("BatchSize", 100)),
+                batching_window=float(ep.get("MaximumBatchingWindowInSeconds", 0)),
+                # Lambda's default for streams is -1 (retry until the record expires).
+                maximum_retry_attempts=int(ep.get("MaximumRetryAttempts", -1)),
+                starting_position=str(ep.get("StartingPosition", "TRIM_HORIZON")),
+                on_failure=_ref_target(on_failure.get("Destination")),
             )
+        )
     return mappings
 
 

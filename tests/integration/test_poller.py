@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 import time
@@ -297,3 +298,45 @@ def test_a_child_shard_is_read_only_after_its_parent_is_drained(
     assert delivered == ["old-a", "old-b", "new-a"]
     assert stream.reads.index("shard-child") > stream.reads.index("shard-parent")
     assert all(r["eventSourceARN"] == poller.stream_arn for e in received for r in e["Records"])
+
+
+def test_an_idle_poller_backs_off_and_a_wake_polls_at_once(
+    table: tuple[Any, tpl.StreamMapping], endpoint: str, tmp_path: Path
+) -> None:
+    client, mapping = table
+    received: list[dict[str, Any]] = []
+    poller = StreamPoller(
+        mapping,
+        received.append,
+        endpoint_url=endpoint,
+        failure_log=tmp_path / "failures.jsonl",
+        batching_window=0,
+        poll_interval=0.05,
+        idle_interval=1.0,
+    )
+    polls: list[float] = []
+    poll_once = poller.poll_once
+
+    def counted() -> bool:
+        polls.append(time.monotonic())
+        return poll_once()
+
+    poller.poll_once = counted  # type: ignore[method-assign]
+    poller.start()
+    try:
+        time.sleep(3)
+        # Without backoff: 60 polls in 3 s; with it: 0.05, 0.1, ... 0.8, then 1 s apart.
+        assert len(polls) <= 10, len(polls)
+        gaps = [later - earlier for earlier, later in itertools.pairwise(polls)]
+        assert gaps[-1] >= 0.9
+        put(client, mapping.table, "message#woken")
+        woken = time.monotonic()
+        poller.wake()
+        deadline = woken + 5
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert received, "the woken poller did not deliver"
+        # One poll right away (DynamoDB Local may publish the record a moment later).
+        assert any(at - woken < 0.5 for at in polls)
+    finally:
+        poller.stop()
