@@ -229,7 +229,7 @@ class Gateway:
     def invoke(
         self, method: str, target: str, headers: dict[str, str] | None = None, body: Any = None
     ) -> Reply:
-        """In-process request (the demo loader uses this): JSON-encodes a non-bytes body."""
+        """An in-process request (tests use it): a body that is not bytes is sent as JSON."""
         header_list = list((headers or {}).items())
         payload = b""
         if body is not None:

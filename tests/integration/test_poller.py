@@ -314,21 +314,27 @@ def test_an_idle_poller_backs_off_and_a_wake_polls_at_once(
         poll_interval=0.05,
         idle_interval=1.0,
     )
-    polls: list[float] = []
+    polls: list[tuple[float, float]] = []  # (start, end) of each poll
     poll_once = poller.poll_once
 
     def counted() -> bool:
-        polls.append(time.monotonic())
-        return poll_once()
+        started = time.monotonic()
+        try:
+            return poll_once()
+        finally:
+            polls.append((started, time.monotonic()))
 
     poller.poll_once = counted  # type: ignore[method-assign]
     poller.start()
     try:
-        time.sleep(3)
-        # Without backoff: 60 polls in 3 s; with it: 0.05, 0.1, ... 0.8, then 1 s apart.
-        assert len(polls) <= 10, len(polls)
-        gaps = [later - earlier for earlier, later in itertools.pairwise(polls)]
-        assert gaps[-1] >= 0.9
+        deadline = time.monotonic() + 20
+        while len(polls) < 8 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # The pauses between idle polls double (0.05, 0.1, ... s) up to idle_interval.
+        pauses = [later[0] - earlier[1] for earlier, later in itertools.pairwise(polls)]
+        assert pauses[0] < 0.5, pauses
+        assert all(b > a * 1.5 for a, b in itertools.pairwise(pauses[:4])), pauses
+        assert 0.9 <= pauses[-1] < 1.5, pauses
         put(client, mapping.table, "message#woken")
         woken = time.monotonic()
         poller.wake()
@@ -337,6 +343,6 @@ def test_an_idle_poller_backs_off_and_a_wake_polls_at_once(
             time.sleep(0.01)
         assert received, "the woken poller did not deliver"
         # One poll right away (DynamoDB Local may publish the record a moment later).
-        assert any(at - woken < 0.5 for at in polls)
+        assert any(0 <= started - woken < 0.5 for started, _ in polls)
     finally:
         poller.stop()
