@@ -332,7 +332,7 @@ def _bar(items: Iterable[T], *, desc: str, total: int | None) -> Iterable[T]:
     return tqdm(items, desc=desc, total=total, unit="item", file=sys.stderr, leave=False)
 
 
-def load_demo(runtime: Runtime) -> str:
+def load_demo() -> str:
     """Load the dataset for account `demo` and count it; the demo key's secret.
 
     Fast path (instead of ~7,000 events through the ingest handler and the stream):

@@ -211,7 +211,7 @@ def serve(options: Options) -> int:
         if options.demo:
             from tally_dev.demo import load_demo
 
-            secret = load_demo(runtime)
+            secret = load_demo()
         runtime.start_streams()
         runtime.serve_in_thread()
         busy.clear()
