@@ -312,6 +312,14 @@ def test_ctrl_c_during_the_demo_load_stops_within_5_s_and_the_port_never_hangs(
     assert_stopped_cleanly(own)
 
 
+def test_ctrl_c_while_serving_the_demo_stops_within_5_s(tmp_path: Path) -> None:
+    # The heaviest moment: the demo's data is held in memory (in process, on moto).
+    own = spawn_server(tmp_path, "--demo")
+    assert own.wait_for("export KEY=", timeout=300), own.text
+    assert requests.get(f"{own.base_url}/v1/stats", timeout=10).status_code == 401
+    assert_stopped_cleanly(own)
+
+
 def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
