@@ -330,11 +330,17 @@ def test_an_idle_poller_backs_off_and_a_wake_polls_at_once(
         deadline = time.monotonic() + 20
         while len(polls) < 8 and time.monotonic() < deadline:
             time.sleep(0.05)
-        # The pauses between idle polls double (0.05, 0.1, ... s) up to idle_interval.
-        pauses = [later[0] - earlier[1] for earlier, later in itertools.pairwise(polls)]
-        assert pauses[0] < 0.5, pauses
-        assert all(b > a * 1.5 for a, b in itertools.pairwise(pauses[:4])), pauses
-        assert 0.9 <= pauses[-1] < 1.5, pauses
+        # The pauses between idle polls double from 0.1 s up to idle_interval (a loaded
+        # machine only makes them longer, so the schedule is a lower bound).
+        first = polls[:8]
+        pauses = [later[0] - earlier[1] for earlier, later in itertools.pairwise(first)]
+        schedule = [0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.0]
+        assert all(p >= 0.95 * least for p, least in zip(pauses, schedule, strict=True)), pauses
+        assert pauses[-1] < 5, pauses
+        # Right after an idle poll the next is 1 s away, unless woken.
+        seen = len(polls)
+        while len(polls) == seen:
+            time.sleep(0.005)
         put(client, mapping.table, "message#woken")
         woken = time.monotonic()
         poller.wake()
