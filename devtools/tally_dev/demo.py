@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from tally import ingest, storage, timeutil
+from tally import dimensions, ingest, storage, timeutil
 from tally.config import get_settings
 from tally.rebuild import rebuild
 from tally.stats.usage import SEED_NAMES
@@ -336,10 +336,11 @@ def load_demo() -> str:
     """Load the dataset for account `demo` and count it; the demo key's secret.
 
     Fast path (instead of ~7,000 events through the ingest handler and the stream):
-    the events are validated and folded into items in memory, bulk-written with
-    BatchWriteItem while the events table has no stream yet (`Runtime.start`), the
-    billing event goes through `store_events` (it keeps the billing profile), and the
-    counters are computed once by `tally rebuild`'s code. The stream is turned on
+    the events are validated (their usage names, operators and currencies registered)
+    and folded into items in memory, bulk-written with BatchWriteItem while the events
+    table has no stream yet (`Runtime.start`), the billing event goes through
+    `store_events` (it keeps the billing profile), and the counters are computed once by
+    `tally rebuild`'s code. The stream is turned on
     afterwards, so the counters function never sees, nor counts twice, the bulk load.
     """
     from tally.keys import bootstrap_key
@@ -347,6 +348,8 @@ def load_demo() -> str:
     started = time.monotonic()
     secret = bootstrap_key(ACCOUNT, SCOPES, "demo").secret
     events = ingest.validate_events(dataset(timeutil.now()))
+    # The per-account registry of usage names, operators and currencies, as ingest keeps it.
+    dimensions.register(ACCOUNT, ingest.dimension_uses(events))
     billing = [event for event in events if _kind(event) == "billing"]
     items = stored_items([event for event in events if _kind(event) != "billing"])
     table = get_settings().events_table
@@ -369,15 +372,19 @@ def load_demo() -> str:
 
 
 def announce(runtime: Runtime, secret: str) -> None:
-    """The demo key, `export` lines for the shell, and one curl line per route."""
+    """The demo key, `export` lines for the shell, one curl line per route, and the
+    dashboard's link (the key in its fragment, never sent to a server)."""
     print(f"\ndemo key (account {ACCOUNT}, scopes {','.join(SCOPES)}):\n  {secret}\n", flush=True)
     print("paste these into your shell, then any curl line below:", flush=True)
     print(f"export API={runtime.base_url}", flush=True)
     print(f"export KEY={secret}\n", flush=True)
     for line in curl_lines(runtime.template):
         print(line, flush=True)
+    print(f"\ndashboard: {runtime.base_url}/#key={secret}", flush=True)
 
 
+# The function serving the dashboard page, its assets and the API docs (public routes).
+_PAGE_GROUP = "web"
 _EXAMPLES: dict[tuple[str, str], tuple[str, Any]] = {
     ("GET", "/v1/stats"): ("/v1/stats?scope=1month", None),
     ("GET", "/v1/stats/{scope}"): ("/v1/stats/1w", None),
@@ -414,11 +421,13 @@ _EXAMPLES: dict[tuple[str, str], tuple[str, Any]] = {
 
 
 def curl_lines(template: tpl.Template) -> list[str]:
-    """One curl command per route of the template, for a shell with `$API` and `$KEY` set."""
+    """One curl command per API route of the template, for a shell with `$API` and `$KEY`."""
     lines = []
     for route in sorted(template.routes, key=lambda r: (r.path, r.method)):
         if route.method == "ANY":
             continue
+        if route.handler.group == _PAGE_GROUP:
+            continue  # the dashboard page and the docs: the printed link opens them
         path, body = _EXAMPLES.get((route.method, route.path), (route.path, None))
         # -g: `types[]` is a literal, not a curl URL range.
         parts = ["curl", "-sSg", "-X", route.method, '-H "Authorization: Bearer $KEY"']

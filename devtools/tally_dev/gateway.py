@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import BufferedIOBase
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -74,6 +73,11 @@ class Reply:
     def json(self) -> Any:
         return json.loads(self.body)
 
+
+_SAM_API = "AWS::Serverless::Api"
+_CORS_ORIGINS = "TALLY_CORS_ORIGINS"
+# The methods SAM's CORS preflight lists for a path served by an ANY method.
+_ANY_METHODS = {"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"}
 
 # API Gateway tags the errors it answers itself (not the function's) with x-amzn-ErrorType.
 _ERROR_TYPES = {400: "BadRequestException", 502: "InternalServerErrorException"}
@@ -185,12 +189,8 @@ class Gateway:
     def _dispatch(self, request: Request, request_id: str) -> tuple[str, Reply]:
         """(the route's label, its reply): the function's, or API Gateway's own."""
         path = unquote(urlsplit(request.target).path) or "/"
-        if request.method == "GET" and path == "/openapi.json":
-            return "openapi", Reply(
-                200, [("Content-Type", "application/json")], json.dumps(self.openapi()).encode()
-            )
-        if request.method == "GET" and path.startswith("/docs"):
-            return "docs", self._docs(path)
+        if request.method == "OPTIONS" and (preflight := self.cors_preflight(path)) is not None:
+            return "preflight", preflight
         candidates, params = tpl.match(self.template.routes, path)
         # An exact method wins over an ANY route on the same resource, as in API Gateway.
         route = next((r for r in candidates if r.method == request.method), None) or next(
@@ -225,6 +225,35 @@ class Gateway:
         finally:
             self.after_invoke()
         return label, reply_from_result(result)
+
+    def cors_preflight(self, path: str) -> Reply | None:
+        """API Gateway's own answer to OPTIONS on a route's path when the template's API has
+        `Cors` (SAM's mock integration; no function runs): 200, the path's methods, the
+        configured headers and max age. The origin mirrors the template's AllowOrigin: the
+        one origin of TALLY_CORS_ORIGINS, "*" for several, no header for none."""
+        apis = self.template.raw.get("Resources", {}).values()
+        cors = next(
+            (api["Properties"].get("Cors") for api in apis if api.get("Type") == _SAM_API), None
+        )
+        candidates, _ = tpl.match(self.template.routes, path)
+        if not cors or not candidates:
+            return None
+        config = cors if isinstance(cors, dict) else {"AllowOrigin": cors}
+        methods = {route.method for route in candidates}
+        allowed = _ANY_METHODS if "ANY" in methods else methods | {"OPTIONS"}
+        headers = [
+            ("Content-Type", "application/json"),
+            ("Access-Control-Allow-Methods", ",".join(sorted(allowed))),
+        ]
+        for header, key in (("Allow-Headers", "AllowHeaders"), ("Max-Age", "MaxAge")):
+            if isinstance(config.get(key), str):
+                headers.append((f"Access-Control-{header}", config[key].strip("'")))
+        origins = [o for o in self.template.environment.get(_CORS_ORIGINS, "").split(",") if o]
+        if origins:
+            headers.append(
+                ("Access-Control-Allow-Origin", origins[0] if len(origins) == 1 else "*")
+            )
+        return Reply(200, headers, b"{}")
 
     def invoke(
         self, method: str, target: str, headers: dict[str, str] | None = None, body: Any = None
@@ -268,29 +297,6 @@ class Gateway:
                 merged["components"].setdefault(section, {}).update(entries)
             merged["openapi"] = schema.get("openapi", merged["openapi"])
         return merged
-
-    def _docs(self, path: str) -> Reply:
-        from aws_lambda_powertools.event_handler.openapi import swagger_ui
-        from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import (
-            generate_swagger_html,
-        )
-
-        assets = Path(swagger_ui.__file__).parent
-        if path in ("/docs", "/docs/"):
-            html = generate_swagger_html(
-                spec=json.dumps(self.openapi()),
-                swagger_js="/docs/swagger-ui-bundle.min.js",
-                swagger_css="/docs/swagger-ui.min.css",
-                swagger_base_url="/docs/",
-                oauth2_config=None,
-                persist_authorization=True,
-            )
-            return Reply(200, [("Content-Type", "text/html; charset=utf-8")], html.encode())
-        asset = assets / path.removeprefix("/docs/")
-        if path.removeprefix("/docs/") in ("swagger-ui-bundle.min.js", "swagger-ui.min.css"):
-            kind = "text/css" if asset.suffix == ".css" else "application/javascript"
-            return Reply(200, [("Content-Type", kind)], asset.read_bytes())
-        return problem(404, f"no route for GET {path}")
 
 
 def log_access(

@@ -42,7 +42,10 @@ def test_keys_create_without_a_region_is_one_line() -> None:
         if not name.startswith("AWS_") and not name.startswith("TALLY_")
     }
     env.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
-    result = run_cli("keys", "create", "--account", "acme", "--scopes", "stats:read", env=env)
+    tables = ("--keys-table", "Keys", "--events-table", "Events")
+    result = run_cli(
+        "keys", "create", "--account", "acme", "--scopes", "stats:read", *tables, env=env
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "tally keys: no AWS region: pass --region or set AWS_REGION"

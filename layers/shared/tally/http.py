@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.logging import correlation_paths
@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from tally import auth, storage
+from tally.config import get_settings
 from tally.errors import PROBLEM_JSON, FieldError, Style, TallyError, render_json
 
 logger = Logger()
@@ -98,6 +99,45 @@ _COMMON_ERRORS = {
 }
 
 
+# --- CORS --------------------------------------------------------------------------------
+# API Gateway answers the preflight (template.yaml, TallyApi `Cors`, the same headers and
+# max age); with the Lambda proxy integration the responses themselves need
+# Access-Control-Allow-Origin, which Powertools adds when the request's Origin is allowed.
+CORS_ALLOW_HEADERS = ["X-API-KEY", "CB-Administration-API-Key", "x-account-id", "Accept"]
+CORS_EXPOSE_HEADERS = ["Retry-After", "Content-Disposition", "Allow"]
+CORS_MAX_AGE = 600
+
+
+class SettingsCors(CORSConfig):
+    """Powertools' CORS whose allowed origins are the settings' (`TALLY_CORS_ORIGINS`), read
+    per request: `create_app` runs at import time, before the environment may be read."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            allow_origin="",
+            allow_headers=CORS_ALLOW_HEADERS,
+            expose_headers=CORS_EXPOSE_HEADERS,
+            max_age=CORS_MAX_AGE,
+        )
+
+    def _current(self) -> CORSConfig:
+        origins = get_settings().cors_origins
+        # No origin configured: "" matches no browser's Origin, so no header is added.
+        return CORSConfig(
+            allow_origin=origins[0] if origins else "",
+            extra_origins=list(origins[1:]),
+            allow_headers=sorted(self.allow_headers),
+            expose_headers=self.expose_headers,
+            max_age=self.max_age,
+        )
+
+    def allowed_origin(self, extracted_origin: str) -> str | None:
+        return self._current().allowed_origin(extracted_origin)
+
+    def to_dict(self, origin: str | None) -> dict[str, str]:
+        return self._current().to_dict(origin)
+
+
 class _Resolver(APIGatewayRestResolver):
     """Powertools' resolver whose OpenAPI document lists the errors `create_app` really answers.
 
@@ -107,7 +147,11 @@ class _Resolver(APIGatewayRestResolver):
     """
 
     def __init__(self, style: Style, strip_prefixes: list[str] | None) -> None:
-        super().__init__(enable_validation=True, strip_prefixes=strip_prefixes)  # type: ignore[arg-type]
+        super().__init__(
+            enable_validation=True,
+            strip_prefixes=strip_prefixes,  # type: ignore[arg-type]
+            cors=SettingsCors(),
+        )
         self.error_style: Style = style
         self._bodies: dict[tuple[str, str], type[BaseModel]] = {}
         self._path_values: dict[str, list[str]] = {}
@@ -251,6 +295,9 @@ def lambda_handler(
         correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
     )
     def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        # Validated before routing: a malformed setting fails the invocation (a Lambda
+        # error, which the Errors alarm sees) with a message naming the variable.
+        get_settings()
         try:
             return app.resolve(event, context)
         finally:
