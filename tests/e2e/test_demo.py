@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,18 @@ pytestmark = pytest.mark.e2e
 ANSWER_WITHIN = 90
 
 
+@dataclass
+class Demo:
+    server: Server
+    took: float  # seconds from the command to the first answer
+    # (credit balance, total messages) as the demo first answers, and 3 s later: the stream
+    # was turned on after the bulk load, so nothing may be counted in between.
+    first: tuple[int, int]
+    quiet: tuple[int, int]
+
+
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, float]]:
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     started = time.monotonic()
     server = spawn_server(tmp_path_factory.mktemp("demo"), "--demo")
     while True:
@@ -36,7 +47,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, flo
             time.sleep(0.1)
     took = time.monotonic() - started
     assert server.wait_for("export KEY=", timeout=30), server.text
-    yield server, took
+    first = totals(server)
+    time.sleep(3)
+    yield Demo(server, took, first, totals(server))
     stop_server(server)
 
 
@@ -54,18 +67,39 @@ def get(server: Server, path: str) -> Any:
     return response.json()
 
 
-def test_the_demo_answers_with_its_data_quickly(demo: tuple[Server, float]) -> None:
-    server, took = demo
-    print(f"\ntally serve --demo answered after {took:.1f} s")
-    assert took < ANSWER_WITHIN
-    assert exported(server) == {"API": server.base_url, "KEY": exported(server)["KEY"]}
-    stats = get(server, "/v1/stats?scope=1month")["data"]
+def totals(server: Server) -> tuple[int, int]:
+    """(credit balance, total messages of all time) of the demo account."""
+    balance = get(server, "/api/credits/balance")["balance"]
+    return balance, get(server, "/v1/stats?scope=all")["data"]["total_messages"]
+
+
+def settled(server: Server) -> tuple[int, int]:
+    """The totals once the stream has delivered what other tests wrote."""
+    previous = totals(server)
+    for _ in range(30):
+        time.sleep(2)
+        current = totals(server)
+        if current == previous:
+            return current
+        previous = current
+    pytest.fail("the demo's counters kept changing")
+
+
+def test_the_demo_answers_with_its_data_quickly(demo: Demo) -> None:
+    print(f"\ntally serve --demo answered after {demo.took:.1f} s")
+    assert demo.took < ANSWER_WITHIN
+    assert exported(demo.server)["API"] == demo.server.base_url
+    stats = get(demo.server, "/v1/stats?scope=1month")["data"]
     assert stats["total_messages"] > 100
-    assert "Traceback" not in server.text
+    assert "Traceback" not in demo.server.text
 
 
-def test_the_printed_curl_lines_work_as_printed(demo: tuple[Server, float]) -> None:
-    server, _ = demo
+def test_the_bulk_load_is_not_counted_again_by_the_stream(demo: Demo) -> None:
+    assert demo.quiet == demo.first
+
+
+def test_the_printed_curl_lines_work_as_printed(demo: Demo) -> None:
+    server = demo.server
     if shutil.which("curl") is None or shutil.which("bash") is None:
         pytest.skip("needs curl and bash")
     lines = [line.strip() for line in server.output if line.startswith("curl ")]
@@ -86,16 +120,10 @@ def test_the_printed_curl_lines_work_as_printed(demo: tuple[Server, float]) -> N
         assert status == expected, (line, result.stdout, result.stderr)
 
 
-def test_demo_events_can_be_updated_and_changes_are_counted_once(
-    demo: tuple[Server, float],
-) -> None:
-    server, _ = demo
+def test_demo_events_can_be_updated_and_changes_are_counted_once(demo: Demo) -> None:
+    server = demo.server
     key = exported(server)["KEY"]
-    balance = get(server, "/api/credits/balance")["balance"]
-    messages = get(server, "/v1/stats?scope=all")["data"]["total_messages"]
-    # The stream was turned on after the bulk load: nothing it carries is counted again.
-    time.sleep(3)
-    assert get(server, "/api/credits/balance")["balance"] == balance
+    balance, messages = settled(server)
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     # A demo credit (bulk-loaded) changed by one credit, and a new message.
     changed = {
@@ -116,20 +144,11 @@ def test_demo_events_can_be_updated_and_changes_are_counted_once(
     response = server.ingest([changed, fresh], key)
     assert response.status_code == 200, response.text
     assert response.json() == {"accepted": 2, "unchanged": 0}
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        now_balance = get(server, "/api/credits/balance")["balance"]
-        now_messages = get(server, "/v1/stats?scope=all")["data"]["total_messages"]
-        if (now_balance, now_messages) != (balance, messages):
-            break
-        time.sleep(0.2)
-    time.sleep(1)  # a second delivery would land by now
-    assert get(server, "/api/credits/balance")["balance"] == balance + 1
-    assert get(server, "/v1/stats?scope=all")["data"]["total_messages"] == messages + 1
+    assert settled(server) == (balance + 1, messages + 1)
 
 
-def test_no_log_line_shares_the_progress_bars_line(demo: tuple[Server, float]) -> None:
-    server, _ = demo
+def test_no_log_line_shares_the_progress_bars_line(demo: Demo) -> None:
+    server = demo.server
     for line in server.output:
         if "it/s]" in line or "item/s]" in line:
             assert " INFO " not in line, line
@@ -142,10 +161,8 @@ def readme_curl_lines(text: str) -> list[str]:
     return [line.strip() for line in joined.splitlines() if line.strip().startswith("curl ")]
 
 
-def test_the_readmes_first_screen_curl_lines_work_against_the_demo(
-    demo: tuple[Server, float],
-) -> None:
-    server, _ = demo
+def test_the_readmes_first_screen_curl_lines_work_against_the_demo(demo: Demo) -> None:
+    server = demo.server
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     first_screen = readme[readme.index("## Two commands") : readme.index("## Architecture")]
     assert ".venv/bin/tally" in first_screen
