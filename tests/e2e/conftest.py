@@ -122,6 +122,25 @@ def stop_server(server: Server) -> int:
     return server.process.returncode
 
 
+def assert_stopped_cleanly(
+    server: Server, within: float = 5, codes: tuple[int, ...] = (0,)
+) -> None:
+    """SIGINT ends the server within `within` seconds with one of `codes` (a stop is a
+    normal exit; before `tally` took over SIGINT, 130 or the signal), no traceback,
+    and the port closed."""
+    started = time.monotonic()
+    server.process.send_signal(signal.SIGINT)
+    code = server.process.wait(30)
+    took = time.monotonic() - started
+    time.sleep(0.2)  # the reader thread's last lines
+    print(f"\nstopped in {took:.2f} s")
+    assert code in codes, server.text
+    assert took <= within, server.text
+    assert "Traceback" not in server.text
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{server.base_url}/v1/stats", timeout=2)
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     running = start_server(tmp_path_factory.mktemp("serve"))

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.conftest import Server, spawn_server, stop_server
+from tests.e2e.conftest import Server, assert_stopped_cleanly, spawn_server, stop_server
 
 pytestmark = pytest.mark.e2e
 # The budget is 20 s on a developer machine; CI machines are shared, so the test allows
@@ -50,7 +50,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     first = totals(server)
     time.sleep(3)
     yield Demo(server, took, first, totals(server))
-    stop_server(server)
+    # Ctrl-C at its heaviest moment: the demo's data in memory (in process, on moto).
+    assert_stopped_cleanly(server)
 
 
 def exported(server: Server) -> dict[str, str]:

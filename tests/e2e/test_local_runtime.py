@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from tally_dev import template as tpl
-from tests.e2e.conftest import ROOT, Server, spawn_server, start_server
+from tests.e2e.conftest import ROOT, Server, assert_stopped_cleanly, spawn_server, start_server
 from tests.support import api_routes
 
 pytestmark = pytest.mark.e2e
@@ -266,25 +266,6 @@ def test_openapi_document_and_swagger_ui(server: Server, http: requests.Session)
     assert len(asset.content) > 100_000
 
 
-def assert_stopped_cleanly(
-    server: Server, within: float = 5, codes: tuple[int, ...] = (0,)
-) -> None:
-    """SIGINT ends the server within `within` seconds with one of `codes` (a stop is a
-    normal exit; before `tally` took over SIGINT, 130 or the signal), no traceback,
-    and the port closed."""
-    started = time.monotonic()
-    server.process.send_signal(signal.SIGINT)
-    code = server.process.wait(30)
-    took = time.monotonic() - started
-    time.sleep(0.2)  # the reader thread's last lines
-    print(f"\nstopped in {took:.2f} s")
-    assert code in codes, server.text
-    assert took <= within, server.text
-    assert "Traceback" not in server.text
-    with pytest.raises(requests.ConnectionError):
-        requests.get(f"{server.base_url}/v1/stats", timeout=2)
-
-
 def test_ctrl_c_stops_the_server_cleanly(tmp_path: Path) -> None:
     own = start_server(tmp_path)
     assert requests.get(f"{own.base_url}/v2/nothing", timeout=10).status_code == 404
@@ -309,14 +290,6 @@ def test_ctrl_c_during_the_demo_load_stops_within_5_s_and_the_port_never_hangs(
     # Loading: the port is bound but refuses (a client is not left hanging).
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{own.base_url}/v1/stats", timeout=5)
-    assert_stopped_cleanly(own)
-
-
-def test_ctrl_c_while_serving_the_demo_stops_within_5_s(tmp_path: Path) -> None:
-    # The heaviest moment: the demo's data is held in memory (in process, on moto).
-    own = spawn_server(tmp_path, "--demo")
-    assert own.wait_for("export KEY=", timeout=300), own.text
-    assert requests.get(f"{own.base_url}/v1/stats", timeout=10).status_code == 401
     assert_stopped_cleanly(own)
 
 
