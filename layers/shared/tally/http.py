@@ -1,70 +1,70 @@
 """Shared HTTP plumbing for the endpoint handlers: the resolver, auth and error mapping.
 
-Every handler builds its app with `create_app(style)`, so exception-to-status
-mapping, logging with correlation ids and metrics live here once.
+Every handler builds its app with `create_app(style, scope=...)` and exports
+`lambda_handler(app)`. That entry point authenticates the request before
+anything else looks at it (API Gateway invokes a function only for its own
+routes), so a request without a valid key is 401 whatever its method,
+parameters and body; routes read the caller from `app.principal`.
+`error_for` is the one place that turns an exception into an HTTP error, in
+the error `style` of the route's API.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import ipaddress
 import json
-from collections.abc import Callable
-from typing import Any
+import time
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, TypeVar
+from urllib.parse import urlencode, urlsplit
 
-from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from tally import auth, storage
-from tally.errors import PROBLEM_JSON, FieldError, Style, TallyError, render_json
+from tally import auth, payload, storage
+from tally.errors import (
+    PROBLEM_JSON,
+    Style,
+    TallyError,
+    bad_request,
+    field_errors,
+    invalid,
+    render_json,
+    unavailable,
+    unprocessable,
+)
+from tally.observability import flush_metrics, logger, with_lambda_context
 
-logger = Logger()
-metrics = Metrics()
+Model = TypeVar("Model", bound=BaseModel)
 
-_BODY_LOCATIONS = frozenset({"body"})
-
-
-def _field_name(location: tuple[Any, ...]) -> str:
-    parts = [str(part) for part in location[1:]] or [str(location[0])]
-    return ".".join(parts)
-
-
-def validation_error(exc: RequestValidationError) -> TallyError:
-    """Body problems are 422 (invalid content); parameter problems are 400."""
-    errors = exc.errors()
-    in_body = any(error.get("loc", ("",))[0] in _BODY_LOCATIONS for error in errors)
-    field_errors = [
-        FieldError(
-            _field_name(tuple(error.get("loc", ("request",)))), str(error.get("msg", "invalid"))
-        )
-        for error in errors
-    ]
-    detail = (
-        "; ".join(f"{error.field}: {error.reason}" for error in field_errors) or "invalid request"
-    )
-    return TallyError(422 if in_body else 400, detail, field_errors)
-
-
-_ERROR_SCHEMAS: dict[Style, tuple[str, dict[str, Any]]] = {
+_ERROR_SCHEMAS: dict[Style, tuple[str, str, dict[str, Any]]] = {
     "problem": (
         PROBLEM_JSON,
+        "Problem",
         {
             "type": "object",
+            "description": "RFC 9457 problem details",
             "required": ["type", "title", "status", "detail"],
             "properties": {
                 "type": {"type": "string"},
                 "title": {"type": "string"},
                 "status": {"type": "integer"},
                 "detail": {"type": "string"},
-                "errors": {"type": "array", "items": {"type": "object"}},
+                "errors": {"type": "array", "items": {"$ref": "#/components/schemas/FieldError"}},
             },
         },
     ),
     "dashboard": (
         "application/json",
+        "DashboardError",
         {
             "type": "object",
             "required": ["ok", "error"],
@@ -80,15 +80,33 @@ _ERROR_SCHEMAS: dict[Style, tuple[str, dict[str, Any]]] = {
     ),
     "usage": (
         "application/json",
+        "UsageError",
         {
             "type": "object",
             "required": ["title", "status"],
-            "properties": {"title": {"type": "string"}, "status": {"type": "integer"}},
+            "properties": {
+                "title": {"type": "string"},
+                "status": {"type": "integer"},
+                "detail": {"type": "string"},
+                "errors": {"type": "array", "items": {"$ref": "#/components/schemas/FieldError"}},
+            },
         },
     ),
 }
-# Statuses `create_app`'s handlers can answer on any operation: a bad parameter or
-# x-account-id, the key checks, a throttled or failed DynamoDB call.
+_FIELD_ERROR_SCHEMA = {
+    "type": "object",
+    "description": "One invalid field: its name and why (and, on ingest, the event's index)",
+    "required": ["field", "reason"],
+    "properties": {
+        "index": {"type": "integer", "minimum": 0},
+        "field": {"type": "string"},
+        "reason": {"type": "string"},
+    },
+}
+# Powertools' own error schemas: this service answers every error through `error_for`.
+_POWERTOOLS_SCHEMAS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
+# Statuses any operation can answer: a bad parameter or x-account-id, the key
+# checks, a throttled or failed DynamoDB call.
 _COMMON_ERRORS = {
     400: "A parameter is invalid",
     401: "Missing, unknown or revoked API key",
@@ -96,165 +114,336 @@ _COMMON_ERRORS = {
     500: "Internal error (no details are exposed)",
     503: "DynamoDB is throttling; retry after Retry-After",
 }
+# One scheme per header that carries a key (auth.presented_secret reads all three).
+SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
+    "bearer": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <key>"},
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-KEY"},
+    "adminApiKey": {"type": "apiKey", "in": "header", "name": "CB-Administration-API-Key"},
+}
+_ACCOUNT_HEADER = {
+    "name": "x-account-id",
+    "in": "header",
+    "required": False,
+    "description": "An admin key acts on this account; any other key must name its own",
+    "schema": {"type": "string", "pattern": auth.ACCOUNT_PATTERN.pattern},
+}
 
 
 class _Resolver(APIGatewayRestResolver):
-    """Powertools' resolver whose OpenAPI document lists the errors `create_app` really answers.
+    """Powertools' resolver whose OpenAPI document says what this service really does.
 
-    Powertools documents only the success and a 422 on every operation, but this
-    service answers parameter problems with 400 (422 is for bodies only), and
-    every route can answer 401/403/503 in its group's error format.
+    Powertools documents the success and a 422 on every operation; this service
+    answers parameter problems with 400 (422 is for bodies only), every route
+    can answer 401/403/503 in its group's error format, needs a key, and some
+    routes parse their body or parameters in the layer (documented here).
     """
 
-    def __init__(self, style: Style, strip_prefixes: list[str] | None) -> None:
+    def __init__(self, style: Style, scope: str, strip_prefixes: list[str] | None) -> None:
         super().__init__(enable_validation=True, strip_prefixes=strip_prefixes)  # type: ignore[arg-type]
         self.error_style: Style = style
-        self._bodies: dict[tuple[str, str], type[BaseModel]] = {}
-        self._path_values: dict[str, list[str]] = {}
+        self.scope = scope
+        self._bodies: dict[tuple[str, str], tuple[type[BaseModel], int]] = {}
+        self._parameters: dict[str, dict[str, Any]] = {}
+        self._queries: dict[str, tuple[type[BaseModel], Collection[str]]] = {}
 
-    def document_body(self, method: str, path: str, model: type[BaseModel]) -> None:
-        """Document the JSON body of a route whose handler parses the body itself."""
-        self._bodies[(method.lower(), path)] = model
+    @property
+    def principal(self) -> auth.Principal:
+        """The authenticated caller of the current request (set by `lambda_handler`)."""
+        principal: auth.Principal = self.context["principal"]
+        return principal
 
-    def document_path_values(self, name: str, values: list[str]) -> None:
-        """Document the values a path parameter takes (the handler rejects the others)."""
-        self._path_values[name] = values
+    def document_body(
+        self, method: str, path: str, model: type[BaseModel], invalid_status: int = 422
+    ) -> None:
+        """Document the JSON body of a route whose handler parses the body itself, and
+        the status it answers to an invalid field."""
+        self._bodies[(method.lower(), path)] = (model, invalid_status)
+
+    def document_parameter(self, name: str, schema: dict[str, Any]) -> None:
+        """Document the values a parameter takes (the layer parses it and refuses the others)."""
+        self._parameters[name] = schema
+
+    def document_query(self, path: str, model: type[BaseModel], names: Collection[str]) -> None:
+        """Document the query parameters `names` of a route that parses them with `model`."""
+        self._queries[path] = (model, names)
 
     def get_openapi_json_schema(self, **options: Any) -> str:
         document = json.loads(super().get_openapi_json_schema(**options))
-        content_type, schema = _ERROR_SCHEMAS[self.error_style]
-        definitions = document.setdefault("components", {}).setdefault("schemas", {})
+        content_type, error_name, error_schema = _ERROR_SCHEMAS[self.error_style]
+        components = document.setdefault("components", {})
+        definitions = components.setdefault("schemas", {})
+        for name in _POWERTOOLS_SCHEMAS:
+            definitions.pop(name, None)
+        definitions[error_name] = error_schema
+        definitions["FieldError"] = _FIELD_ERROR_SCHEMA
+        components["securitySchemes"] = SECURITY_SCHEMES
         for path, operations in document.get("paths", {}).items():
             for method, operation in operations.items():
-                model = self._bodies.get((method, path))
-                if model is not None:
-                    body = model.model_json_schema(ref_template="#/components/schemas/{model}")
-                    definitions.update(body.pop("$defs", {}))
-                    operation["requestBody"] = {
-                        "required": True,
-                        "content": {"application/json": {"schema": body}},
-                    }
-                for parameter in operation.get("parameters", []):
-                    values = self._path_values.get(parameter.get("name", ""))
-                    if parameter.get("in") == "path" and values:
-                        parameter["schema"] = {"type": "string", "enum": values}
-                responses = operation.setdefault("responses", {})
-                # Powertools gives every documented response a JSON body; a 204 has none.
-                responses.get("204", {}).pop("content", None)
-                errors = dict(_COMMON_ERRORS)
-                if "requestBody" in operation:
-                    errors[422] = "The body is invalid"
-                else:
-                    responses.pop("422", None)
-                if any(param.get("in") == "path" for param in operation.get("parameters", [])):
-                    errors[404] = "No such resource"
-                if self.error_style == "usage":
-                    errors[406] = "The Accept header excludes JSON"
-                for status, description in errors.items():
-                    responses.setdefault(str(status), {"description": description})
-                # Every error goes through `respond`, so every error status has the style's
-                # body (Powertools would document its own 422 body, or a JSON default).
+                self._document_operation(path, method, operation, definitions)
+                responses = operation["responses"]
                 for status, response in responses.items():
                     if int(status) >= 400:
-                        response["content"] = {content_type: {"schema": schema}}
+                        response["content"] = {
+                            content_type: {"schema": {"$ref": f"#/components/schemas/{error_name}"}}
+                        }
         return json.dumps(document)
 
-
-def create_app(style: Style = "problem", *, strip_prefixes: list[str] | None = None) -> _Resolver:
-    """A REST resolver whose every failure is answered in the error `style` of its API."""
-    app = _Resolver(style, strip_prefixes)
-
-    def respond(error: TallyError) -> Response[str]:
-        content_type, body = render_json(style, error.status, error.detail, error.errors)
-        return Response(
-            status_code=error.status,
-            content_type=content_type,
-            body=body,
-            headers=dict(error.headers),
+    def _document_operation(
+        self, path: str, method: str, operation: dict[str, Any], definitions: dict[str, Any]
+    ) -> None:
+        body = self._bodies.get((method, path))
+        if body is not None:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": _schema(body[0], definitions)}},
+            }
+        parameters = operation.setdefault("parameters", [])
+        query_model = self._queries.get(path)
+        if query_model is not None:
+            parameters.extend(_query_parameters(*query_model))
+        for parameter in parameters:
+            schema = self._parameters.get(parameter.get("name", ""))
+            if schema is not None:
+                parameter["schema"] = schema
+        parameters.append(_ACCOUNT_HEADER)
+        operation["security"] = [{name: []} for name in SECURITY_SCHEMES]
+        scope_note = f"Needs a key with the scope `{self.scope}` (or `admin`)."
+        operation["description"] = " ".join(
+            part for part in (operation.get("description"), scope_note) if part
         )
+        responses = operation.setdefault("responses", {})
+        # Powertools gives every documented response a JSON body; a 204 has none.
+        responses.get("204", {}).pop("content", None)
+        errors = dict(_COMMON_ERRORS)
+        responses.pop("422", None)
+        if body is not None:
+            errors[400] = "A parameter or the body is invalid"
+            errors[415] = "The body is not JSON"
+            errors[body[1]] = errors.get(body[1], "The body is invalid")
+        if any(param.get("in") == "path" for param in parameters):
+            errors[404] = "No such resource"
+        if self.error_style == "usage":
+            errors[406] = "The Accept header excludes JSON"
+        for status, description in errors.items():
+            responses.setdefault(str(status), {"description": description})
 
-    @app.exception_handler(TallyError)
-    def handle_tally_error(error: TallyError) -> Response[str]:
+
+def _schema(model: type[BaseModel], definitions: dict[str, Any]) -> dict[str, Any]:
+    """`model`'s JSON schema, its nested models moved into the document's components."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    definitions.update(schema.pop("$defs", {}))
+    return schema
+
+
+def _query_parameters(model: type[BaseModel], names: Collection[str]) -> list[dict[str, Any]]:
+    schema = model.model_json_schema()
+    required = set(schema.get("required", ()))
+    return [
+        {
+            "name": name,
+            "in": "query",
+            "required": name in required,
+            "description": field.get("description", ""),
+            "schema": {key: value for key, value in field.items() if key != "title"},
+        }
+        for name, field in schema.get("properties", {}).items()
+        if name in names
+    ]
+
+
+def documented(
+    model: Any,
+    description: str,
+    content_type: str = "application/json",
+    headers: Mapping[str, str] | None = None,
+) -> Any:
+    """An OpenAPI response whose body is `model` (a pydantic model or a type such as
+    `list[Model]`), for routes that build their body as plain data; `headers` maps
+    the string headers it carries to their descriptions."""
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {content_type: {"model": model}},
+    }
+    if headers:
+        response["headers"] = {
+            name: {"description": text, "schema": {"type": "string"}}
+            for name, text in headers.items()
+        }
+    return response
+
+
+def error_for(error: Exception) -> TallyError:
+    """The one mapping from an exception to the error the client is answered."""
+    if isinstance(error, TallyError):
         if error.status >= 500:
             logger.warning("request failed", extra={"status": error.status, "detail": error.detail})
-        return respond(error)
-
-    @app.exception_handler(RequestValidationError)
-    def handle_validation(error: RequestValidationError) -> Response[str]:
-        return respond(validation_error(error))
-
-    @app.exception_handler(storage.ClientError)
-    def handle_client_error(error: storage.ClientError) -> Response[str]:
+        return error
+    if isinstance(error, RequestValidationError):
+        errors = error.errors()
+        in_body = any(tuple(item.get("loc", ("",)))[:1] == ("body",) for item in errors)
+        return invalid(422 if in_body else 400, field_errors(errors, skip=1))
+    if isinstance(error, storage.TransactionCancelled):
+        if "ValidationError" in error.reasons:
+            logger.warning("DynamoDB refused a value", extra={"reasons": error.reasons})
+            return unprocessable("body", "holds a value DynamoDB cannot store")
+        logger.warning("transaction cancelled", extra={"reasons": error.reasons})
+        return unavailable()
+    if isinstance(error, storage.ClientError):
         if storage.is_throttling(error):
             logger.warning("DynamoDB throttled the request", extra={"error": str(error)})
-            return respond(
-                TallyError(503, "the service is busy; retry later", headers={"Retry-After": "1"})
-            )
+            return unavailable()
+        if error.response.get("Error", {}).get("Code") == "ValidationException":
+            # The value is what DynamoDB refuses (a retry would fail the same way): the
+            # client's error, never a 5xx that invites retrying forever.
+            logger.warning("DynamoDB refused a value", extra={"error": str(error)})
+            return unprocessable("body", "holds a value DynamoDB cannot store")
         logger.exception("DynamoDB request failed")
-        return respond(TallyError(500, "internal error"))
-
-    @app.exception_handler(storage.TransactionCancelled)
-    def handle_cancelled(error: storage.TransactionCancelled) -> Response[str]:
-        logger.warning("transaction cancelled", extra={"reasons": error.reasons})
-        return respond(
-            TallyError(503, "the service is busy; retry later", headers={"Retry-After": "1"})
-        )
-
-    @app.exception_handler(storage.BotoCoreError)
-    def handle_botocore(error: storage.BotoCoreError) -> Response[str]:
+        return TallyError(500, "internal error")
+    if isinstance(error, storage.BotoCoreError):
         logger.exception("AWS SDK failure")
-        return respond(
-            TallyError(503, "the service is temporarily unavailable", headers={"Retry-After": "1"})
-        )
+        return unavailable("the service is temporarily unavailable")
+    logger.exception("unhandled error")
+    return TallyError(500, "internal error")
+
+
+def _response(style: Style, error: TallyError) -> Response[str]:
+    content_type, body = render_json(style, error.status, error.detail, error.errors)
+    return Response(
+        status_code=error.status, content_type=content_type, body=body, headers=dict(error.headers)
+    )
+
+
+def create_app(
+    style: Style = "problem", *, scope: str, strip_prefixes: list[str] | None = None
+) -> _Resolver:
+    """A REST resolver for the routes of one API group: every request needs a key with
+    `scope`, every failure is answered in the error `style` of its API."""
+    app = _Resolver(style, scope, strip_prefixes)
+
+    @app.exception_handler(Exception)
+    def handle_error(error: Exception) -> Response[str]:
+        return _response(style, error_for(error))
 
     @app.not_found
     def handle_not_found(error: NotFoundError) -> Response[str]:
-        return respond(
-            TallyError(
-                404, f"no route for {app.current_event.http_method} {app.current_event.path}"
-            )
-        )
-
-    @app.exception_handler(Exception)
-    def handle_unexpected(error: Exception) -> Response[str]:
-        logger.exception("unhandled error")
-        return respond(TallyError(500, "internal error"))
+        event = app.current_event
+        return _response(style, TallyError(404, f"no route for {event.http_method} {event.path}"))
 
     return app
 
 
-def principal(app: APIGatewayRestResolver, scope: str) -> auth.Principal:
-    """The caller of the current request, authorised for `scope` (401/403 otherwise)."""
-    event = app.current_event
-    result = auth.authenticate(event.headers or {}, scope)
-    logger.append_keys(account=result.account, key_id=result.key_id)
-    return result
-
-
 def header(app: APIGatewayRestResolver, name: str) -> str | None:
     """A request header, case-insensitively."""
+    return _header(app.current_event.headers, name)
+
+
+def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
     lowered = name.lower()
-    for key, value in (app.current_event.headers or {}).items():
+    for key, value in (headers or {}).items():
         if key.lower() == lowered:
             return value
     return None
 
 
-def lambda_handler(
-    app: APIGatewayRestResolver,
-) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
-    """The Lambda entry point of an API app, with correlation ids. Metrics are flushed
-    only when the route recorded some: read routes record none, and Powertools'
-    `log_metrics` would warn about that on every call."""
+def body(app: APIGatewayRestResolver) -> str | None:
+    """The request body as text; 400 naming `body` when it is not UTF-8.
 
-    @logger.inject_lambda_context(
-        correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
+    Powertools' `decoded_body` would raise UnicodeDecodeError (a 500) instead.
+    """
+    event = app.current_event
+    raw = event.body
+    if raw is None or not event.is_base64_encoded:
+        return raw
+    try:
+        return base64.b64decode(raw, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise bad_request("body", "must be UTF-8 text") from None
+
+
+def json_body(app: APIGatewayRestResolver, model: type[Model]) -> Model:
+    """The request's JSON body as `model`: 415/400 for the body, 422 naming each bad field."""
+    return payload.validate(model, payload.parse_json(body(app), header(app, "content-type")))
+
+
+def query(app: APIGatewayRestResolver) -> dict[str, list[str]]:
+    """Every query parameter with all its values."""
+    event = app.current_event
+    return dict(event.multi_value_query_string_parameters or {}) or {
+        name: [value] for name, value in (event.query_string_parameters or {}).items()
+    }
+
+
+def _is_local(domain: str) -> bool:
+    """A domain API Gateway never presents: one with a port, or a loopback host (the
+    local runtime, which serves plain HTTP)."""
+    try:
+        parts = urlsplit(f"//{domain}")
+        if parts.port is not None:
+            return True
+    except ValueError:
+        return False
+    host = parts.hostname or ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def request_url(app: APIGatewayRestResolver, parameters: Mapping[str, list[str]] | None) -> str:
+    """The URL the client requested, with `parameters` as its query string.
+
+    Built from what API Gateway puts in `requestContext`: the domain the client
+    called and its own path (with the stage on the execute-api domain, the base
+    path on a custom domain), never from client headers such as `Host`.
+    """
+    context = app.current_event.request_context
+    domain = context.domain_name or "localhost"
+    path = context.path or app.current_event.path
+    scheme = "http" if _is_local(domain) else "https"
+    href = f"{scheme}://{domain}{path.split('?', 1)[0]}"
+    if parameters:
+        href += "?" + urlencode(parameters, doseq=True)
+    return href
+
+
+def _early_response(app: _Resolver, event: dict[str, Any], error: TallyError) -> dict[str, Any]:
+    """The proxy response for a request refused before routing, built by Powertools'
+    own response builder so it has the resolver's exact shape."""
+    builder: ResponseBuilder[APIGatewayProxyEvent] = ResponseBuilder(
+        _response(app.error_style, error)
     )
+    return builder.build(APIGatewayProxyEvent(event))
+
+
+def lambda_handler(
+    app: _Resolver,
+) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+    """The Lambda entry point of an API app: the key first, then routing, then one log
+    line with the route, status and latency (and the correlation id of every line)."""
+
+    @with_lambda_context(correlation_paths.API_GATEWAY_REST)
     def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        started = time.perf_counter()
         try:
-            return app.resolve(event, context)
-        finally:
-            if metrics.metric_set:
-                metrics.flush_metrics()
+            principal = auth.authenticate(event.get("headers") or {}, app.scope)
+        except Exception as error:
+            response = _early_response(app, event, error_for(error))
+        else:
+            logger.thread_safe_append_keys(account=principal.account, key_id=principal.key_id)
+            app.append_context(principal=principal)
+            try:
+                response = app.resolve(event, context)
+            finally:
+                flush_metrics()
+        logger.info(
+            "request",
+            extra={
+                "method": event.get("httpMethod"),
+                "route": event.get("resource"),
+                "status": response.get("statusCode"),
+                "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
+        return response
 
     return handle

@@ -9,7 +9,6 @@ concurrent requests about the same event cannot overwrite each other.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,10 +18,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from tally import storage
+from tally import payload, storage
 from tally.config import get_settings
 from tally.contributions import is_counted_message
-from tally.errors import FieldError, TallyError
+from tally.errors import FieldError, TallyError, field_errors, invalid, unprocessable
 from tally.models import STATUS_RANKS, event_adapter
 from tally.timeutil import format_instant, now
 
@@ -68,37 +67,18 @@ def derive_operator(to: str, prefixes: Mapping[str, str]) -> str | None:
 
 
 def parse_body(body: str | None, content_type: str | None) -> list[Any]:
-    """The raw events of a request body, or 413/415/422 for the body as a whole."""
-    media_type = (content_type or "").split(";")[0].strip().lower()
-    is_json_type = media_type == "application/json" or media_type.endswith("+json")
-    if media_type and not is_json_type:
-        raise TallyError(415, f"the body must be application/json, not {media_type}")
-    try:
-        document = json.loads(body or "", parse_float=Decimal)
-    except json.JSONDecodeError as exc:
-        if not media_type:
-            raise TallyError(415, "the body must be a JSON document (application/json)") from exc
-        raise TallyError(
-            400, f"the body is not valid JSON: {exc.msg}", [FieldError("body", exc.msg)]
-        ) from exc
+    """The raw events of a request body, or 400/413/415/422 for the body as a whole."""
+    document = payload.parse_json(body, content_type)
     if not isinstance(document, dict) or not isinstance(document.get("events"), list):
-        raise TallyError(
-            422, 'the body must be {"events": [...]}', [FieldError("events", "required list")]
-        )
+        raise unprocessable("events", 'required: the body must be {"events": [...]}')
     extra = sorted(set(document) - {"events"})
     if extra:
-        raise TallyError(
-            422,
-            f"unknown fields: {', '.join(extra)}",
-            [FieldError(name, "unknown field") for name in extra],
-        )
+        raise invalid(422, [FieldError(name, "unknown field") for name in extra])
     events = document["events"]
     if len(events) > MAX_EVENTS:
         raise TallyError(413, f"at most {MAX_EVENTS} events per request, got {len(events)}")
     if not events:
-        raise TallyError(
-            422, "events must hold 1 to 500 events", [FieldError("events", "empty list")]
-        )
+        raise unprocessable("events", f"must hold 1 to {MAX_EVENTS} events")
     return events
 
 
@@ -110,9 +90,8 @@ def validate_events(raw_events: Sequence[Any]) -> list[BaseModel]:
         try:
             valid.append(event_adapter().validate_python(_floats_as_strings(raw)))
         except ValidationError as exc:
-            for error in exc.errors():
-                location = [str(part) for part in error["loc"][1:]] or ["kind"]
-                errors.append(FieldError(".".join(location), error["msg"], index))
+            # The first location part is the union's tag (the kind), not a field.
+            errors.extend(field_errors(exc.errors(), skip=1, index=index, default="kind"))
     if errors:
         bad = len({error.index for error in errors})
         raise TallyError(

@@ -27,6 +27,7 @@ from tally.timeutil import (
     format_millis,
     get_zone,
     local_floor,
+    parse_instant,
 )
 
 RECENT_ACTIVITY_INDEX = "recent-activity"
@@ -157,7 +158,7 @@ def first_activity(account: str) -> datetime | None:
         limit=1,
     )
     first = next(iter(items), None)
-    return None if first is None else datetime.fromisoformat(str(first["occurred_at"]))
+    return None if first is None else parse_instant(str(first["occurred_at"]))
 
 
 def recent_activity(account: str, now: datetime) -> list[Activity]:
@@ -177,7 +178,7 @@ def recent_activity(account: str, now: datetime) -> list[Activity]:
             type=str(item["kind"]),
             id=str(item["event_id"]),
             status=None if item.get("status") is None else str(item["status"]),
-            occurred_at=format_millis(datetime.fromisoformat(str(item["occurred_at"]))),
+            occurred_at=format_millis(parse_instant(str(item["occurred_at"]))),
         )
         for item in items
     ]
