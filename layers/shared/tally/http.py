@@ -15,6 +15,7 @@ import base64
 import binascii
 import ipaddress
 import json
+import re
 import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, TypeVar
@@ -191,6 +192,10 @@ class _Resolver(APIGatewayRestResolver):
     def _document_operation(
         self, path: str, method: str, operation: dict[str, Any], definitions: dict[str, Any]
     ) -> None:
+        # Powertools names operations `<function><path>_<method>`; the function's name
+        # alone is unique across the API and reads better in a generated client.
+        suffix = re.sub(r"\W", "_", path) + f"_{method}"
+        operation["operationId"] = operation["operationId"].removesuffix(suffix)
         body = self._bodies.get((method, path))
         if body is not None:
             operation["requestBody"] = {
@@ -229,10 +234,12 @@ class _Resolver(APIGatewayRestResolver):
 
 
 def _schema(model: type[BaseModel], definitions: dict[str, Any]) -> dict[str, Any]:
-    """`model`'s JSON schema, its nested models moved into the document's components."""
+    """A reference to `model`'s JSON schema, which goes into the document's components
+    with the models it nests."""
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     definitions.update(schema.pop("$defs", {}))
-    return schema
+    definitions[model.__name__] = schema
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
 def _query_parameters(model: type[BaseModel], names: Collection[str]) -> list[dict[str, Any]]:
@@ -244,11 +251,25 @@ def _query_parameters(model: type[BaseModel], names: Collection[str]) -> list[di
             "in": "query",
             "required": name in required,
             "description": field.get("description", ""),
-            "schema": {key: value for key, value in field.items() if key != "title"},
+            "schema": _parameter_schema(field),
         }
         for name, field in schema.get("properties", {}).items()
         if name in names
     ]
+
+
+def _parameter_schema(field: dict[str, Any]) -> dict[str, Any]:
+    """A model field's schema as a parameter's: an absent parameter is the field's None,
+    so `X or null` is just X (a query string carries no null)."""
+    schema = {key: value for key, value in field.items() if key not in ("title", "default")}
+    options = [option for option in schema.pop("anyOf", []) if option != {"type": "null"}]
+    if len(options) == 1:
+        schema.update(options[0])
+    elif options:
+        schema["anyOf"] = options
+    if field.get("default") is not None:
+        schema["default"] = field["default"]
+    return schema
 
 
 def documented(

@@ -45,6 +45,11 @@ def _integer(value: Any) -> int:
 
 
 Integer = Annotated[int, BeforeValidator(_integer)]
+# Unix seconds as the seed sends them: any integer of up to 19 digits (clamped to
+# [2000, now] by `window`). Constraints before the validator, so the JSON schema
+# states them as minimum/maximum.
+MAX_SECONDS = 10**19 - 1
+Seconds = Annotated[int, Field(ge=-MAX_SECONDS, le=MAX_SECONDS), BeforeValidator(_integer)]
 
 
 class ChatStatsQuery(ApiModel):
@@ -53,11 +58,13 @@ class ChatStatsQuery(ApiModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     start_date: Annotated[
-        Integer | None, Field(description="Unix seconds; default: the beginning")
+        Seconds | None, Field(description="Unix seconds; default: the beginning")
     ] = None
-    end_date: Annotated[Integer | None, Field(description="Unix seconds; default: now")] = None
-    limit: Annotated[Integer, Field(ge=1, le=MAX_LIMIT, description="Days per page")] = 100
-    offset: Annotated[Integer, Field(ge=0, description="Days to skip")] = 0
+    end_date: Annotated[Seconds | None, Field(description="Unix seconds; default: now")] = None
+    limit: Annotated[
+        int, Field(ge=1, le=MAX_LIMIT, description="Days per page"), BeforeValidator(_integer)
+    ] = 100
+    offset: Annotated[int, Field(ge=0, description="Days to skip"), BeforeValidator(_integer)] = 0
     types: Annotated[
         list[Integer] | None,
         Field(max_length=MAX_TYPES, alias="types[]", description="Dialog types (repeat)"),
