@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 
-from tally.observability import logger, with_lambda_context
 from tests.support import handler_module, proxy_event
+
+# tally.observability is imported inside the tests: its Metrics reads the namespace
+# from the environment when created, and collection runs before the env fixtures.
 
 
 class Context:
@@ -25,8 +27,10 @@ class Context:
 
 
 @pytest.fixture
-def logged() -> Iterator[Callable[[], list[dict[str, Any]]]]:
+def logged(env: None) -> Iterator[Callable[[], list[dict[str, Any]]]]:
     """The JSON lines the shared logger writes from now on, as Powertools formats them."""
+    from tally.observability import logger
+
     buffer = io.StringIO()
     handler = logging.StreamHandler(buffer)
     handler.setFormatter(logger.registered_formatter)
@@ -36,6 +40,8 @@ def logged() -> Iterator[Callable[[], list[dict[str, Any]]]]:
 
 
 def test_concurrent_invocations_keep_their_own_labels(logged: Any) -> None:
+    from tally.observability import logger, with_lambda_context
+
     both_started = threading.Barrier(2)
 
     @with_lambda_context("requestContext.requestId")
@@ -68,11 +74,8 @@ def test_concurrent_invocations_keep_their_own_labels(logged: Any) -> None:
     assert logged()[-1].get("function_name") is None
 
 
-def test_one_line_per_request_with_route_status_latency_and_correlation_id(
-    logged: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_one_line_per_request_with_route_status_latency_and_correlation_id(logged: Any) -> None:
     """Refused before any table is read: no AWS needed."""
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "TallyTest")
     event = proxy_event("GET", "/v1/stats/24h", resource="/v1/stats/{scope}")
     response = handler_module("dashboard").lambda_handler(event, Context("DashboardFunction", "r1"))
     assert response["statusCode"] == 401
