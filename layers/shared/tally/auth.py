@@ -173,12 +173,12 @@ def authenticate(headers: Mapping[str, str], scope: str) -> Principal:
         raise unauthorized("the API key was revoked")
     requested = {name.lower(): value for name, value in headers.items()}.get("x-account-id")
     account = record.account
-    if requested is not None and requested.strip() and requested.strip() != record.account:
+    if requested is not None and requested != record.account:
+        if not ACCOUNT_PATTERN.fullmatch(requested):
+            raise bad_request("x-account-id", "must be 1-64 characters of A-Za-z0-9._-")
         if ADMIN not in record.scopes:
             raise unauthorized("x-account-id does not match the API key's account")
-        account = requested.strip()
-        if not ACCOUNT_PATTERN.match(account):
-            raise bad_request("x-account-id", "must be 1-64 characters of A-Za-z0-9._-")
+        account = requested
     if scope not in record.scopes and ADMIN not in record.scopes:
         raise forbidden(scope)
     return Principal(record.key_id, account, record.scopes)
