@@ -21,7 +21,14 @@ from pydantic import BaseModel, ValidationError
 from tally import payload, storage
 from tally.config import get_settings
 from tally.contributions import is_counted_message
-from tally.errors import FieldError, TallyError, field_errors, invalid, unprocessable
+from tally.errors import (
+    FieldError,
+    TallyError,
+    field_errors,
+    invalid,
+    unavailable,
+    unprocessable,
+)
 from tally.models import STATUS_RANKS, event_adapter
 from tally.timeutil import format_instant, now
 
@@ -225,9 +232,7 @@ def store_events(account: str, events: Sequence[BaseModel]) -> IngestResult:
         if not pending:
             return IngestResult(accepted=accepted, unchanged=unchanged)
         time.sleep(0.02 * 2**attempt)
-    raise TallyError(
-        503, "too many concurrent updates of the same events; retry", headers={"Retry-After": "1"}
-    )
+    raise unavailable("too many concurrent updates of the same events; retry")
 
 
 _RETRY_REASONS = frozenset(
