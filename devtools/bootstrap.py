@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -67,6 +69,70 @@ def run(step: str, command: list[str], env: dict[str, str] | None = None) -> boo
     return result.returncode == 0
 
 
+# --- sam build: the deployable artifacts, built as `sam deploy` would ship them -------------
+
+SAM_BUILD_DIR = ROOT / ".aws-sam" / "build"
+
+
+def _runtime_version() -> str:
+    """The template's Python runtime version ("3.13" for `Runtime: python3.13`)."""
+    found = re.search(
+        r"^\s*Runtime:\s*python(3\.\d+)\s*$", (ROOT / "template.yaml").read_text(), re.M
+    )
+    return found.group(1) if found else ""
+
+
+def _pyenv_root() -> Path:
+    pyenv = shutil.which("pyenv")
+    if pyenv:
+        root = subprocess.run([pyenv, "root"], capture_output=True, text=True, check=False)
+        if root.stdout.strip():
+            return Path(root.stdout.strip())
+    return Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+
+
+def _is_cpython(candidate: str, version: str) -> bool:
+    # A pyenv shim on PATH is found by `which` but fails unless its version is selected.
+    probe = "import platform; print(platform.python_implementation(), platform.python_version())"
+    result = subprocess.run([candidate, "-c", probe], capture_output=True, text=True, check=False)
+    implementation, _, found = result.stdout.strip().partition(" ")
+    return (
+        result.returncode == 0 and implementation == "CPython" and found.startswith(version + ".")
+    )
+
+
+def find_runtime_python() -> tuple[Path | None, str]:
+    """A working CPython of the template's runtime version, which `sam build` insists on
+    (it validates `pythonX.Y` on PATH), or why there is none."""
+    version = _runtime_version()
+    if not version:
+        return None, "template.yaml names no python runtime"
+    on_path = [found] if (found := shutil.which(f"python{version}")) else []
+    pyenv = sorted(_pyenv_root().glob(f"versions/{version}*/bin/python{version}"))
+    for candidate in [*on_path, *map(str, pyenv)]:
+        if _is_cpython(candidate, version):
+            return Path(candidate), ""
+    return None, (
+        f"no CPython {version} (the template's runtime): neither python{version} on PATH nor "
+        f"$(pyenv root)/versions/{version}*; install one to build the deployment artifacts"
+    )
+
+
+def sam_build() -> bool | None:
+    """`sam build` into .aws-sam/build with the runtime's Python on PATH; None when skipped."""
+    python, reason = find_runtime_python()
+    if python is None:
+        print(f"\n== sam build: SKIPPED ({reason})", flush=True)
+        return None
+    env = {
+        **os.environ,
+        "SAM_CLI_TELEMETRY": "0",
+        "PATH": f"{python.parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    command = [_bin(SAM_VENV, "sam"), "build", "--build-dir", str(SAM_BUILD_DIR)]
+    return run(f"sam build (python {python})", command, env=env)
+
+
 def serve(extra: list[str]) -> int:
     ensure_project()
     os.execv(_bin(VENV, "tally"), [_bin(VENV, "tally"), "serve", "--demo", *extra])
@@ -91,8 +157,13 @@ def test(engines: list[str], pytest_args: list[str]) -> int:
             env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
         ),
     ]
+    built = sam_build()
+    if built is not None:
+        results.append(built)
+    # tests/unit/test_build.py inspects the artifacts (skipping, with the reason, without them).
+    build_env = {"TALLY_SAM_BUILD_DIR": str(SAM_BUILD_DIR)} if built else {}
     for engine in engines:
-        env = {**os.environ, "TALLY_TEST_ENGINE": engine}
+        env = {**os.environ, **build_env, "TALLY_TEST_ENGINE": engine}
         # The unit suite does not touch DynamoDB: run it once, with the first engine.
         paths = ["tests"] if engine == engines[0] else ["tests/integration", "tests/e2e"]
         results.append(

@@ -95,6 +95,10 @@ def aws(env: None, dynamodb_local: str | None, monkeypatch: pytest.MonkeyPatch) 
     """Every table of template.yaml (keys, GSIs, stream, TTL) on the test engine: moto in
     process by default, or fresh tables per test on DynamoDB Local."""
     if dynamodb_local is None:
+        # Named as a deployment names them (the CLI requires names outside the local runtime).
+        for logical_id, variable in TABLE_ENV.items():
+            monkeypatch.setenv(variable, logical_id)
+        _reset()
         with mock_aws():
             create_tables()
             yield

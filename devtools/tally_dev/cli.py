@@ -10,7 +10,6 @@ from pathlib import Path
 
 from tally_dev import openapi, ops
 from tally_dev.engine import ENGINES
-from tally_dev.server import DEFAULT_LOCAL_BATCH_WINDOW, Options, serve
 
 
 def _add_serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,8 +31,7 @@ def _add_serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
     parser.add_argument(
         "--batch-window",
         type=float,
-        default=DEFAULT_LOCAL_BATCH_WINDOW,
-        help="cap on the stream batching window in seconds (the template's value if lower)",
+        help="cap on the stream batching window in seconds (default 0.5; the template's if lower)",
     )
     parser.add_argument(
         "--failure-log", type=Path, help="JSONL file for stream batches that exhausted retries"
@@ -42,6 +40,9 @@ def _add_serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
 
 
 def _run_serve(args: argparse.Namespace) -> int:
+    # The local runtime needs the `local` extra (moto, PyYAML); `tally keys create` does not.
+    from tally_dev.server import DEFAULT_LOCAL_BATCH_WINDOW, Options, serve
+
     return serve(
         Options(
             host=args.host,
@@ -50,7 +51,9 @@ def _run_serve(args: argparse.Namespace) -> int:
             endpoint_url=args.endpoint_url,
             admin_key=args.admin_key,
             demo=args.demo,
-            batch_window=args.batch_window,
+            batch_window=(
+                DEFAULT_LOCAL_BATCH_WINDOW if args.batch_window is None else args.batch_window
+            ),
             failure_log=args.failure_log,
         )
     )

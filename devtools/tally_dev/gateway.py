@@ -60,6 +60,11 @@ class Reply:
         return json.loads(self.body)
 
 
+_SAM_API = "AWS::Serverless::Api"
+_CORS_ORIGINS = "TALLY_CORS_ORIGINS"
+# The methods SAM's CORS preflight lists for a path served by an ANY method.
+_ANY_METHODS = {"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"}
+
 # API Gateway tags the errors it answers itself (not the function's) with x-amzn-ErrorType.
 _ERROR_TYPES = {
     404: "NotFoundException",
@@ -200,6 +205,8 @@ class Gateway:
             )
         if request.method == "GET" and path.startswith("/docs"):
             return self._docs(path)
+        if request.method == "OPTIONS" and (preflight := self.cors_preflight(path)) is not None:
+            return preflight
         candidates, params = tpl.match(self.template.routes, path)
         if not candidates:
             return problem(404, f"no route for {request.method} {path}")
@@ -225,6 +232,35 @@ class Gateway:
             log.exception("%s raised", route.handler.function)
             return problem(502, f"{route.handler.function} failed")
         return reply_from_result(result)
+
+    def cors_preflight(self, path: str) -> Reply | None:
+        """API Gateway's own answer to OPTIONS on a route's path when the template's API has
+        `Cors` (SAM's mock integration; no function runs): 200, the path's methods, the
+        configured headers and max age. The origin mirrors the template's AllowOrigin: the
+        one origin of TALLY_CORS_ORIGINS, "*" for several, no header for none."""
+        apis = self.template.raw.get("Resources", {}).values()
+        cors = next(
+            (api["Properties"].get("Cors") for api in apis if api.get("Type") == _SAM_API), None
+        )
+        candidates, _ = tpl.match(self.template.routes, path)
+        if not cors or not candidates:
+            return None
+        config = cors if isinstance(cors, dict) else {"AllowOrigin": cors}
+        methods = {route.method for route in candidates}
+        allowed = _ANY_METHODS if "ANY" in methods else methods | {"OPTIONS"}
+        headers = [
+            ("Content-Type", "application/json"),
+            ("Access-Control-Allow-Methods", ",".join(sorted(allowed))),
+        ]
+        for header, key in (("Allow-Headers", "AllowHeaders"), ("Max-Age", "MaxAge")):
+            if isinstance(config.get(key), str):
+                headers.append((f"Access-Control-{header}", config[key].strip("'")))
+        origins = [o for o in self.template.environment.get(_CORS_ORIGINS, "").split(",") if o]
+        if origins:
+            headers.append(
+                ("Access-Control-Allow-Origin", origins[0] if len(origins) == 1 else "*")
+            )
+        return Reply(200, headers, b"{}")
 
     def invoke(
         self, method: str, target: str, headers: dict[str, str] | None = None, body: Any = None

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -29,6 +29,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from tally import auth, payload, storage
+from tally.config import get_settings
 from tally.errors import (
     Style,
     TallyError,
@@ -43,6 +44,45 @@ from tally.observability import flush_metrics, logger, with_lambda_context
 from tally.resolver import Resolver
 
 Model = TypeVar("Model", bound=BaseModel)
+
+
+# --- CORS --------------------------------------------------------------------------------
+# API Gateway answers the preflight (template.yaml, TallyApi `Cors`, the same headers and
+# max age); with the Lambda proxy integration the responses themselves need
+# Access-Control-Allow-Origin, which Powertools adds when the request's Origin is allowed.
+CORS_ALLOW_HEADERS = ["X-API-KEY", "CB-Administration-API-Key", "x-account-id", "Accept"]
+CORS_EXPOSE_HEADERS = ["Retry-After", "Content-Disposition", "Allow"]
+CORS_MAX_AGE = 600
+
+
+class SettingsCors(CORSConfig):
+    """Powertools' CORS whose allowed origins are the settings' (`TALLY_CORS_ORIGINS`), read
+    per request: `create_app` runs at import time, before the environment may be read."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            allow_origin="",
+            allow_headers=CORS_ALLOW_HEADERS,
+            expose_headers=CORS_EXPOSE_HEADERS,
+            max_age=CORS_MAX_AGE,
+        )
+
+    def _current(self) -> CORSConfig:
+        origins = get_settings().cors_origins
+        # No origin configured: "" matches no browser's Origin, so no header is added.
+        return CORSConfig(
+            allow_origin=origins[0] if origins else "",
+            extra_origins=list(origins[1:]),
+            allow_headers=sorted(self.allow_headers),
+            expose_headers=self.expose_headers,
+            max_age=self.max_age,
+        )
+
+    def allowed_origin(self, extracted_origin: str) -> str | None:
+        return self._current().allowed_origin(extracted_origin)
+
+    def to_dict(self, origin: str | None) -> dict[str, str]:
+        return self._current().to_dict(origin)
 
 
 def documented(
@@ -112,7 +152,7 @@ def create_app(
 ) -> Resolver:
     """A REST resolver for the routes of one API group: every request needs a key with
     `scope`, every failure is answered in the error `style` of its API."""
-    app = Resolver(style, scope, strip_prefixes)
+    app = Resolver(style, scope, strip_prefixes, cors=SettingsCors())
 
     @app.exception_handler(Exception)
     def handle_error(error: Exception) -> Response[str]:
@@ -198,10 +238,16 @@ def request_url(app: APIGatewayRestResolver, parameters: Mapping[str, list[str]]
 
 def _early_response(app: Resolver, event: dict[str, Any], error: TallyError) -> dict[str, Any]:
     """The proxy response for a request refused before routing, built by Powertools'
-    own response builder so it has the resolver's exact shape."""
-    builder: ResponseBuilder[APIGatewayProxyEvent] = ResponseBuilder(
-        _response(app.error_style, error)
-    )
+    own response builder so it has the resolver's exact shape, with the CORS headers
+    the resolver would add (a page on an allowed origin can read why it was refused)."""
+    response = _response(app.error_style, error)
+    origins = [
+        value for name, value in (event.get("headers") or {}).items() if name.lower() == "origin"
+    ]
+    allowed = app.cors.allowed_origin(origins[0]) if origins else None
+    if allowed is not None:
+        response.headers.update(app.cors.to_dict(allowed))
+    builder: ResponseBuilder[APIGatewayProxyEvent] = ResponseBuilder(response)
     return builder.build(APIGatewayProxyEvent(event))
 
 
@@ -214,6 +260,9 @@ def lambda_handler(
     @with_lambda_context(correlation_paths.API_GATEWAY_REST)
     def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         started = time.perf_counter()
+        # Validated before routing: a malformed setting fails the invocation (a Lambda
+        # error, which the Errors alarm sees) with a message naming the variable.
+        get_settings()
         try:
             principal = auth.authenticate(event.get("headers") or {}, app.scope)
         except Exception as error:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Collection
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig
 from pydantic import BaseModel
 
 from tally import auth
@@ -108,8 +108,15 @@ class Resolver(APIGatewayRestResolver):
     """Powertools' resolver for one API group: its key scope, its error style, the
     caller of the current request, and an OpenAPI document of what it really does."""
 
-    def __init__(self, style: Style, scope: str, strip_prefixes: list[str] | None) -> None:
-        super().__init__(enable_validation=True, strip_prefixes=strip_prefixes)  # type: ignore[arg-type]
+    def __init__(
+        self, style: Style, scope: str, strip_prefixes: list[str] | None, cors: CORSConfig
+    ) -> None:
+        super().__init__(
+            enable_validation=True,
+            strip_prefixes=strip_prefixes,  # type: ignore[arg-type]
+            cors=cors,
+        )
+        self.cors = cors
         self.error_style: Style = style
         self.scope = scope
         self._bodies: dict[tuple[str, str], tuple[type[BaseModel], int]] = {}
