@@ -36,7 +36,7 @@ def _cold_start(function_name: str) -> bool:
     return cold
 
 
-def invocation_keys(
+def _invocation_keys(
     event: Mapping[str, Any], context: LambdaContext, correlation_id_path: str | None
 ) -> dict[str, Any]:
     """The keys Powertools' `inject_lambda_context` would log, for one invocation."""
@@ -63,7 +63,7 @@ def with_lambda_context(
         @wraps(handler)
         def handle(event: Any, context: LambdaContext) -> Result:
             logger.thread_safe_clear_keys()
-            logger.thread_safe_append_keys(**invocation_keys(event, context, correlation_id_path))
+            logger.thread_safe_append_keys(**_invocation_keys(event, context, correlation_id_path))
             try:
                 return handler(event, context)
             finally:
