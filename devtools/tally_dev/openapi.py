@@ -19,12 +19,13 @@ import json
 import sys
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tally_dev import template as tpl
-from tally_dev.functions import Functions
+if TYPE_CHECKING:
+    from tally_dev.functions import Functions
+    from tally_dev.template import Template
 
-OUTPUT = tpl.PROJECT_ROOT / "functions" / "web" / "openapi.json"
+OUTPUT = Path(__file__).resolve().parents[2] / "functions" / "web" / "openapi.json"
 TITLE = "Tally"
 DESCRIPTION = (
     "Statistics for messaging platforms. Every route needs an API key, sent as "
@@ -39,10 +40,13 @@ def _version() -> str:
         return "0"
 
 
-def build(
-    template: tpl.Template | None = None, functions: Functions | None = None
-) -> dict[str, Any]:
+def build(template: Template | None = None, functions: Functions | None = None) -> dict[str, Any]:
     """The merged document of every API function of `template`."""
+    # Imported here: the template reader needs the `local` extra (PyYAML), and the CLI
+    # registers this command in installs without it (`tally keys create`).
+    from tally_dev import template as tpl
+    from tally_dev.functions import Functions
+
     template = template or tpl.load()
     functions = functions or Functions()
     version = _version()
