@@ -69,9 +69,18 @@ def test_concurrent_invocations_keep_their_own_labels(logged: Any) -> None:
         assert line["function_name"] == name
         assert line["function_request_id"] == f"req-{name}"
         assert line["correlation_id"] == f"corr-{name}"
-    # Nothing is left behind on this thread for the next invocation.
+
+    # An invocation leaves nothing behind on its thread for what runs there next.
+    @with_lambda_context()
+    def once(event: dict[str, Any], context: Any) -> None:
+        logger.info("during")
+
+    once({}, Context("IngestFunction", "req-last"))
+    assert logger.thread_safe_get_current_keys() == {}
     logger.info("after")
-    assert logged()[-1].get("function_name") is None
+    during, after = logged()[-2:]
+    assert during["function_request_id"] == "req-last"
+    assert after.get("function_request_id") != "req-last"
 
 
 def test_one_line_per_request_with_route_status_latency_and_correlation_id(logged: Any) -> None:
