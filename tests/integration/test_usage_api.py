@@ -188,7 +188,7 @@ def test_self_link_is_the_requested_url(keys):
     event = proxy_event(
         "GET", MESSAGES, headers={"X-API-KEY": keys["acme_read"]}, query={"pretty": "1"}
     )
-    event["requestContext"].update(domainName="127.0.0.1:3000", path=MESSAGES)
+    event["requestContext"].update(domainName="127.0.0.1:3000", path=f"/prod{MESSAGES}")
     local = invoke("usage_stats", event)
     assert local["json"]["_links"]["self"]["href"] == f"http://127.0.0.1:3000{MESSAGES}?pretty=1"
 

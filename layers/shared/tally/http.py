@@ -222,15 +222,17 @@ def _is_local(domain: str) -> bool:
 def request_url(app: APIGatewayRestResolver, parameters: Mapping[str, list[str]] | None) -> str:
     """The URL the client requested, with `parameters` as its query string.
 
-    Built from what API Gateway puts in `requestContext`: the domain the client
-    called and its own path (with the stage on the execute-api domain, the base
-    path on a custom domain), never from client headers such as `Host`.
+    Built from what API Gateway puts in `requestContext`, never from client
+    headers such as `Host`: the domain the client called and its own path
+    (`requestContext.path`: with the stage on the execute-api domain, the base
+    path on a custom domain). The local runtime (a domain with a port or a
+    loopback host) serves plain HTTP at the resource path, with no stage prefix.
     """
     context = app.current_event.request_context
     domain = context.domain_name or "localhost"
-    path = context.path or app.current_event.path
-    scheme = "http" if _is_local(domain) else "https"
-    href = f"{scheme}://{domain}{path.split('?', 1)[0]}"
+    local = _is_local(domain)
+    path = app.current_event.path if local or not context.path else context.path
+    href = f"{'http' if local else 'https'}://{domain}{path.split('?', 1)[0]}"
     if parameters:
         href += "?" + urlencode(parameters, doseq=True)
     return href
