@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from tally import ingest, models, storage
+from tally import events, ingest, models, storage
 from tally.timeutil import format_instant, now
 
 BUSY = "busy"
@@ -133,12 +133,8 @@ def to_item(account: str, event: dict[str, Any], stamp: str) -> Item:
 
 
 def profile_item(item: Item) -> Item:
-    """The billing profile item ingest keeps beside a billing event (`~profile#billing`)."""
-    skipped = ("sk", "rev", "activity_pk", "activity_sk")
-    return {
-        **{k: v for k, v in item.items() if k not in skipped},
-        "sk": ingest.PROFILE_SK,
-    }
+    """The billing profile item ingest keeps beside a billing event."""
+    return events.profile_item(str(item["account"]), item)
 
 
 @dataclass

@@ -59,6 +59,23 @@ def ensure_sam() -> None:
     _ensure_env(SAM_VENV, [SAM_CLI], _fingerprint(SAM_CLI, sys.version))
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def ensure_chromium() -> None:
+    """Debian's Chromium for the browser tests (tests/browser), which Playwright drives
+    without downloading a browser of its own. Installed with apt-get when absent (as root)."""
+    if CHROMIUM.exists():
+        return
+    print("== installing chromium (apt-get) for the browser tests", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    try:
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env)
+    except (OSError, subprocess.CalledProcessError) as error:
+        print(f"== chromium could not be installed ({error}); the browser tests will fail")
+
+
 def run(step: str, command: list[str], env: dict[str, str] | None = None) -> bool:
     print(f"\n== {step}: {' '.join(command)}", flush=True)
     started = time.monotonic()
@@ -142,6 +159,7 @@ def serve(extra: list[str]) -> int:
 def test(engines: list[str], pytest_args: list[str]) -> int:
     ensure_project()
     ensure_sam()
+    ensure_chromium()
     python = _bin(VENV, "python")
     functions = sorted(str(path) for path in (ROOT / "functions").glob("*/app.py"))
     results = [
@@ -165,7 +183,11 @@ def test(engines: list[str], pytest_args: list[str]) -> int:
     for engine in engines:
         env = {**os.environ, **build_env, "TALLY_TEST_ENGINE": engine}
         # The unit suite does not touch DynamoDB: run it once, with the first engine.
-        paths = ["tests"] if engine == engines[0] else ["tests/integration", "tests/e2e"]
+        paths = (
+            ["tests"]
+            if engine == engines[0]
+            else ["tests/integration", "tests/e2e", "tests/browser"]
+        )
         results.append(
             run(
                 f"pytest ({engine})",

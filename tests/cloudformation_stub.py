@@ -17,6 +17,7 @@ OUTPUTS = {
     "EventsTableName": "tally-EventsTable-1X",
     "CountersTableName": "tally-CountersTable-2Y",
     "KeysTableName": "tally-KeysTable-3Z",
+    "QuarantineTableName": "tally-QuarantineTable-4W",
 }
 
 

@@ -13,10 +13,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tally import auth, storage
+from tally import auth, dimensions, storage
 from tally.config import reset_settings
 from tally.keys import bootstrap_key
-from tally_dev import template
+from tally_dev import motofix, template
 from tests.support import FakeContext, handler_module
 
 NOW = "2026-06-10T12:34:56Z"
@@ -39,6 +39,7 @@ def _reset() -> None:
     storage.reset_client()
     reset_settings()
     auth.clear_cache()
+    dimensions.clear_cache()
 
 
 @pytest.fixture
@@ -53,10 +54,11 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 ENGINE = os.environ.get("TALLY_TEST_ENGINE", "moto")
+# Table logical id -> the variable naming it (template.yaml's Globals, e.g. TALLY_KEYS_TABLE).
 TABLE_ENV = {
-    "EventsTable": "TALLY_EVENTS_TABLE",
-    "CountersTable": "TALLY_COUNTERS_TABLE",
-    "KeysTable": "TALLY_KEYS_TABLE",
+    logical_id: variable
+    for variable, logical_id in template.load().environment.items()
+    if variable.startswith("TALLY_") and variable.endswith("_TABLE")
 }
 _table_suffix = itertools.count()
 
@@ -95,6 +97,8 @@ def aws(env: None, dynamodb_local: str | None, monkeypatch: pytest.MonkeyPatch) 
     """Every table of template.yaml (keys, GSIs, stream, TTL) on the test engine: moto in
     process by default, or fresh tables per test on DynamoDB Local."""
     if dynamodb_local is None:
+        # The service reads and writes from thread pools; moto's backend is not thread-safe.
+        motofix.apply()
         # Named as a deployment names them (the CLI requires names outside the local runtime).
         for logical_id, variable in TABLE_ENV.items():
             monkeypatch.setenv(variable, logical_id)

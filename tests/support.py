@@ -117,11 +117,9 @@ def post_events(key: str, events: list[dict[str, Any]]) -> dict[str, Any]:
 
 def stored_events(account: str) -> list[dict[str, Any]]:
     """The raw event items of an account as stored: the oracle's input in brute-force checks."""
-    from tally import storage
-    from tally.config import get_settings
+    from tally import events
 
-    items = storage.query(get_settings().events_table, "pk = :pk", {":pk": account})
-    return [item for item in items if not str(item["sk"]).startswith("~")]
+    return list(events.raw_events(account))
 
 
 def _normalized(values: Mapping[str, Any], expires_at: Any) -> dict[str, Any]:
@@ -132,42 +130,36 @@ def _normalized(values: Mapping[str, Any], expires_at: Any) -> dict[str, Any]:
 
 
 def counter_items(*, raw: bool = False) -> dict[str, dict[str, Any]]:
-    """Every counter item of the counters table (batch markers left out), keyed by pk.
+    """Every counter item of the counters table, keyed by pk.
 
-    Unless `raw`, zero counters (left behind by `ADD`s that cancelled out) are
-    dropped, and so are items with nothing left: the form `expected_counters` has.
+    Unless `raw`, watermarks are left out, and zero counters (left behind by `ADD`s
+    that cancelled out) are dropped, and so are items with nothing left: the form
+    `expected_counters` has.
     """
-    from tally import storage
+    from tally import metrics, storage
     from tally.config import get_settings
 
     result: dict[str, dict[str, Any]] = {}
     for item in storage.scan(get_settings().counters_table):
         key = str(item.pop("pk"))
-        if key.startswith("~"):
-            continue
         if raw:
             result[key] = item
             continue
-        expires_at = item.pop("expires_at", None)
-        if normalized := _normalized(item, expires_at):
+        counts = {k: v for k, v in item.items() if not k.startswith(metrics.WATERMARK_PREFIX)}
+        expires_at = counts.pop("expires_at", None)
+        if normalized := _normalized(counts, expires_at):
             result[key] = normalized
     return result
 
 
 def expected_counters() -> dict[str, dict[str, Any]]:
     """The oracle: every counter item recomputed from every raw event of the events table."""
-    from tally import storage
-    from tally.config import get_settings
+    from tally import events
     from tally.counters import recount
 
-    events = [
-        item
-        for item in storage.scan(get_settings().events_table)
-        if not str(item["sk"]).startswith("~")
-    ]
     return {
         key: _normalized(values, expires_at)
-        for key, values, expires_at in recount(events).nonzero()
+        for key, values, expires_at in recount(events.raw_events()).nonzero()
     }
 
 
@@ -188,7 +180,7 @@ def delete_raw(account: str, kind: str, event_id: str) -> None:
     """Delete a raw event item directly (nothing in the API deletes; the stream still counts it)."""
     from tally import storage
     from tally.config import get_settings
-    from tally.ingest import event_key
+    from tally.events import event_key
 
     storage.client().delete_item(
         TableName=get_settings().events_table,
@@ -217,11 +209,20 @@ ROUTE_BODIES: dict[tuple[str, str], Any] = {
 SUCCESS_STATUS = {("POST", "/v1/keys"): 201, ("DELETE", "/v1/keys/{key_id}"): 204}
 
 
+# The web function's routes (the dashboard page, its assets, the API docs) are public.
+PUBLIC_GROUPS = frozenset({"web"})
+
+
 def api_routes() -> list[Any]:
-    """Every route of template.yaml except catch-all `ANY` methods (those only answer 405)."""
+    """Every API route of template.yaml except catch-all `ANY` methods (those only answer
+    405) and the public web routes."""
     from tally_dev import template
 
-    return [route for route in template.load().routes if route.method != "ANY"]
+    return [
+        route
+        for route in template.load().routes
+        if route.method != "ANY" and route.handler.group not in PUBLIC_GROUPS
+    ]
 
 
 def route_id(route: Any) -> str:

@@ -315,6 +315,7 @@ def load_demo(runtime: Runtime) -> str:
     print(f"\ndemo key (account {ACCOUNT}, scopes {','.join(SCOPES)}):\n  {secret}\n", flush=True)
     for line in curl_lines(runtime, secret):
         print(line, flush=True)
+    print(f"\ndashboard: {runtime.base_url}/#key={secret}", flush=True)
     return secret
 
 

@@ -16,7 +16,6 @@ import uuid
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -199,12 +198,6 @@ class Gateway:
 
     def handle(self, request: Request) -> Reply:
         path = unquote(urlsplit(request.target).path) or "/"
-        if request.method == "GET" and path == "/openapi.json":
-            return Reply(
-                200, [("Content-Type", "application/json")], json.dumps(self.openapi()).encode()
-            )
-        if request.method == "GET" and path.startswith("/docs"):
-            return self._docs(path)
         if request.method == "OPTIONS" and (preflight := self.cors_preflight(path)) is not None:
             return preflight
         candidates, params = tpl.match(self.template.routes, path)
@@ -279,29 +272,6 @@ class Gateway:
     def openapi(self) -> dict[str, Any]:
         """Every handler app's OpenAPI document, merged (tally_dev.openapi)."""
         return openapi.build(self.template, self.functions)
-
-    def _docs(self, path: str) -> Reply:
-        from aws_lambda_powertools.event_handler.openapi import swagger_ui
-        from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import (
-            generate_swagger_html,
-        )
-
-        assets = Path(swagger_ui.__file__).parent
-        if path in ("/docs", "/docs/"):
-            html = generate_swagger_html(
-                spec=json.dumps(self.openapi()),
-                swagger_js="/docs/swagger-ui-bundle.min.js",
-                swagger_css="/docs/swagger-ui.min.css",
-                swagger_base_url="/docs/",
-                oauth2_config=None,
-                persist_authorization=True,
-            )
-            return Reply(200, [("Content-Type", "text/html; charset=utf-8")], html.encode())
-        asset = assets / path.removeprefix("/docs/")
-        if path.removeprefix("/docs/") in ("swagger-ui-bundle.min.js", "swagger-ui.min.css"):
-            kind = "text/css" if asset.suffix == ".css" else "application/javascript"
-            return Reply(200, [("Content-Type", kind)], asset.read_bytes())
-        return problem(404, f"no route for GET {path}")
 
 
 class _RequestHandler(BaseHTTPRequestHandler):

@@ -15,6 +15,15 @@
    transaction the pre-check cannot judge (duplicate keys, invalid
    expressions) goes through moto's own path unchanged.
 
+3. Long expressions: moto parses an update expression into a tree as deep as its
+   clauses are many and deep-copies it; an `ADD` of a few hundred attributes (the
+   most the ingest caps allow on one counter item) passes Python's default
+   recursion limit, so the limit is raised.
+4. Numbers: moto adds and subtracts stored numbers with `int()` unless they
+   contain a ".", so an `ADD` on a number written in exponent notation (`9E+125`,
+   which is how DynamoDB and boto3 write large decimals) fails with a ValueError.
+   Both operations are done in Decimal here, exactly.
+
 A side effect matches DynamoDB Local rather than moto: a cancelled transaction
 no longer replaces the table, so it leaves no stream records behind and does
 not invalidate shard iterators.
@@ -24,8 +33,10 @@ from __future__ import annotations
 
 import copy
 import functools
+import sys
 import threading
 from collections.abc import Callable
+from decimal import Decimal, localcontext
 from types import SimpleNamespace
 from typing import Any
 
@@ -42,6 +53,25 @@ def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _exact_numbers() -> None:
+    from moto.dynamodb.models.dynamo_type import DDBType, DynamoType
+
+    def arithmetic(sign: int) -> Any:
+        def operate(self: Any, other: Any) -> Any:
+            if self.type != other.type or self.type != DDBType.NUMBER:
+                raise TypeError("only numbers can be added or subtracted")
+            # Wide enough for any two DynamoDB numbers (38 digits, exponents -130..125), then
+            # written as DynamoDB writes numbers: without trailing zeros.
+            with localcontext(prec=300):
+                total = (Decimal(self.value) + sign * Decimal(other.value)).normalize()
+            return DynamoType({DDBType.NUMBER: f"{total}"})
+
+        return operate
+
+    setattr(DynamoType, "__add__", arithmetic(1))  # noqa: B010
+    setattr(DynamoType, "__sub__", arithmetic(-1))  # noqa: B010
+
+
 def apply() -> None:  # noqa: PLR0915 - one closure per patched moto entry point
     if _applied:
         return
@@ -54,6 +84,8 @@ def apply() -> None:  # noqa: PLR0915 - one closure per patched moto entry point
 
     for handler in (DynamoHandler, DynamoDBStreamsHandler):
         setattr(handler, "call_action", _locked(handler.call_action))  # noqa: B010 - patching a class
+    _exact_numbers()
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))
 
     def deepcopy_except_tables(value: Any, memo: dict[int, Any] | None = None) -> Any:
         return value if isinstance(value, Table) else copy.deepcopy(value, memo)

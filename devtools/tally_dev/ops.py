@@ -1,6 +1,7 @@
-"""Operational subcommands of the `tally` CLI: `tally keys create`, `tally rebuild`.
+"""Operational subcommands of the `tally` CLI: `tally keys create`, `tally rebuild`,
+`tally quarantine list|replay`.
 
-Both work against any DynamoDB: a deployed stack (`--stack NAME`: table names and region
+All work against any DynamoDB: a deployed stack (`--stack NAME`: table names and region
 from the stack's outputs), `tally serve`'s embedded one or DynamoDB Local
 (`--endpoint-url`, where tables have their logical names), or tables named by flags or
 `TALLY_*_TABLE`. Only the base install is needed (boto3, pydantic, Powertools, tqdm):
@@ -26,6 +27,7 @@ _TABLES = {
     "events_table": ("TALLY_EVENTS_TABLE", "EventsTableName", "EventsTable"),
     "counters_table": ("TALLY_COUNTERS_TABLE", "CountersTableName", "CountersTable"),
     "keys_table": ("TALLY_KEYS_TABLE", "KeysTableName", "KeysTable"),
+    "quarantine_table": ("TALLY_QUARANTINE_TABLE", "QuarantineTableName", "QuarantineTable"),
 }
 _ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL")
 
@@ -151,6 +153,34 @@ def rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+def quarantine_list(args: argparse.Namespace) -> int:
+    from tally import quarantine
+
+    configure(args)
+    for entry in quarantine.entries(args.account):
+        summary = {name: entry.get(name) for name in ("entry", "event", "item", "reason")}
+        print(json.dumps({**summary, "quarantined_at": entry.get("quarantined_at")}))
+    return 0
+
+
+def quarantine_replay(args: argparse.Namespace) -> int:
+    """Apply entries (all of an account, or the ones named) exactly once; exit status 1
+    when some are still refused."""
+    from tally import counters, quarantine
+
+    configure(args)
+    if args.entry:
+        chosen = [entry for name in args.entry if (entry := quarantine.get(name)) is not None]
+    else:
+        chosen = list(quarantine.entries(args.account))
+    refused = 0
+    for entry in chosen:
+        outcome = counters.replay(entry)
+        refused += outcome.startswith("still refused")
+        print(json.dumps({"entry": entry["entry"], "outcome": outcome}))
+    return 1 if refused else 0
+
+
 def _reporting(
     command: str, run: Callable[[argparse.Namespace], int]
 ) -> Callable[[argparse.Namespace], int]:
@@ -167,7 +197,7 @@ def _reporting(
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `keys create` and `rebuild` to the `tally` CLI's subcommands."""
+    """Add `keys create`, `rebuild` and `quarantine` to the `tally` CLI's subcommands."""
     keys = subparsers.add_parser("keys", help="manage API keys directly in the keys table")
     actions = keys.add_subparsers(dest="keys_command", required=True)
     create = actions.add_parser(
@@ -194,11 +224,31 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="recompute counters from the raw events (pause the stream mapping first)",
         description=(
             "Rewrite the counters of one account (or all) from the raw events and delete "
-            "counter items they no longer produce. Run it while the account's writes are "
-            "paused and the stream is drained (docs/operations.md): a stream batch applied "
-            "during a rebuild can be counted twice or lost."
+            "counter items they no longer produce; what it cannot store it sets aside into "
+            "the quarantine. Run it while the account's writes are paused and the stream is "
+            "drained (docs/operations.md): a stream batch applied during a rebuild can be "
+            "counted twice or lost."
         ),
     )
     rebuild_parser.add_argument("--account", help="only this account (default: every account)")
-    _add_connection_flags(rebuild_parser, ("events_table", "counters_table"))
+    _add_connection_flags(rebuild_parser, ("events_table", "counters_table", "quarantine_table"))
     rebuild_parser.set_defaults(run=_reporting("rebuild", rebuild))
+
+    quarantine = subparsers.add_parser(
+        "quarantine",
+        help="stream records the counters function set aside (DynamoDB refused them)",
+        description=(
+            "List the records the counters function could not apply, or replay them: each "
+            "entry's deltas are applied and the entry deleted in one transaction (exactly once)."
+        ),
+    )
+    quarantine_actions = quarantine.add_subparsers(dest="quarantine_command", required=True)
+    listing = quarantine_actions.add_parser("list", help="print every entry as a JSON line")
+    listing.add_argument("--account", help="only this account's entries")
+    _add_connection_flags(listing, ("quarantine_table",))
+    listing.set_defaults(run=_reporting("quarantine list", quarantine_list))
+    replay = quarantine_actions.add_parser("replay", help="apply entries and delete them")
+    replay.add_argument("--account", help="only this account's entries (default: all)")
+    replay.add_argument("--entry", action="append", help="only this entry (repeatable)")
+    _add_connection_flags(replay, ("quarantine_table", "counters_table"))
+    replay.set_defaults(run=_reporting("quarantine replay", quarantine_replay))

@@ -1,4 +1,4 @@
-"""The events stream -> counters, exactly once per batch (see tally.counters.apply_batch)."""
+"""The events stream -> counters, exactly once per record (see tally.counters)."""
 
 from typing import Any
 
@@ -15,12 +15,12 @@ from tally.observability import logger, metrics
 @event_source(data_class=DynamoDBStreamEvent)
 def lambda_handler(event: DynamoDBStreamEvent, context: LambdaContext) -> dict[str, Any]:
     result = counters.apply_stream_event(event)
-    metrics.add_metric(name="StreamRecords", unit=MetricUnit.Count, value=result.records)
-    metrics.add_metric(
-        name="CounterItemsWritten", unit=MetricUnit.Count, value=result.items_written
-    )
-    metrics.add_metric(
-        name="BatchChunksSkipped", unit=MetricUnit.Count, value=result.chunks_skipped
-    )
+    for name, value in (
+        ("StreamRecords", result.records),
+        ("CounterItemsWritten", result.items_written),
+        ("CounterItemsSkipped", result.items_skipped),
+        ("RecordsQuarantined", result.records_quarantined),
+    ):
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     logger.info("batch applied", extra=result.__dict__)
     return result.__dict__

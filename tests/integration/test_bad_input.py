@@ -233,40 +233,42 @@ def test_stored_instants_from_an_older_version_do_not_break_reads(
         lambda: client_error(
             "TransactionCanceledException",
             "TransactWriteItems",
-            CancellationReasons=[{"Code": "ValidationError"}, {"Code": "None"}],
+            CancellationReasons=[{"Code": "None"}, {"Code": "ValidationError"}],
         ),
     ],
     ids=["ValidationException", "cancelled by ValidationError"],
 )
-def test_a_value_dynamodb_refuses_is_422_not_busy(
+def test_a_transaction_dynamodb_refuses_is_422_not_busy(
     aws: None, keys: dict[str, str], monkeypatch: pytest.MonkeyPatch, error: Any
 ) -> None:
+    """A key and its usage event are one transaction: refused, the client is told 422."""
     faulty = install_faulty_client(monkeypatch)
-    faulty.inject("transact_write_items", error, match=on_table(get_settings().events_table))
-    for route_name, body in (
-        ("POST /v1/events", {"events": [message("m1")]}),
-        ("POST /v1/keys", {"scopes": ["stats:read"]}),
-    ):
-        route = next(r for r in api_routes() if route_id(r) == route_name)
-        event = route_event(route, keys["acme"])
-        event["body"] = json.dumps(body)
-        response = invoke(route.handler.group, event)
-        assert response["statusCode"] == 422, (route_name, response["body"])
-        assert "retry-after" not in response["headers"]
-        assert response["json"]["errors"][0]["field"] == "body"
+    faulty.inject("transact_write_items", error)
+    route = next(r for r in api_routes() if route_id(r) == "POST /v1/keys")
+    event = route_event(route, keys["acme"])
+    event["body"] = json.dumps({"scopes": ["stats:read"]})
+    response = invoke(route.handler.group, event)
+    assert response["statusCode"] == 422, response["body"]
+    assert "retry-after" not in response["headers"]
+    assert response["json"]["errors"][0]["field"] == "body"
 
 
 def test_a_plain_write_dynamodb_refuses_is_422(
     aws: None, keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The billing profile is a plain PutItem after the event's transaction."""
+    """Ingest writes each event with a conditional PutItem."""
     faulty = install_faulty_client(monkeypatch)
-    faulty.inject("put_item", lambda: client_error("ValidationException", "PutItem"))
-    response = invoke(
-        "ingest",
-        proxy_event("POST", "/v1/events", key=keys["acme"], body={"events": [VALID["billing"]]}),
+    faulty.inject(
+        "put_item",
+        lambda: client_error("ValidationException", "PutItem"),
+        match=on_table(get_settings().events_table),
     )
-    assert response["statusCode"] == 422, response["body"]
+    for events in ([message("m1")], [VALID["billing"]]):
+        response = invoke(
+            "ingest", proxy_event("POST", "/v1/events", key=keys["acme"], body={"events": events})
+        )
+        assert response["statusCode"] == 422, response["body"]
+        assert "retry-after" not in response["headers"]
 
 
 def test_the_largest_valid_billing_event_is_stored(aws: None, keys: dict[str, str]) -> None:

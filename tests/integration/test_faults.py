@@ -1,10 +1,10 @@
 """Faults beyond the foundation's exactly-once tests: DynamoDB errors that outlast the SDK's
 retries, injected at the client (tests.support.FaultyClient), on every write and read path.
 
-- counters: a lost response after a committed transaction, raw throttling, a batch
-  that exhausts the poller's retries (on-failure record, then `tally rebuild`);
-- ingest: cancelled transactions, UnprocessedKeys, throttling and lost responses
-  mid-request: a client's retry of the whole batch never drops or doubles an event;
+- counters: a lost response after a committed update, raw throttling, a batch that
+  exhausts the poller's retries (on-failure record, then `tally rebuild`);
+- ingest: stale reads, UnprocessedKeys, throttling and lost responses mid-request: a
+  client's retry of the whole batch never drops or doubles an event;
 - keys: throttled key writes are 503s, and a retried revoke takes effect;
 - reads: throttling on every read route is a 503 with Retry-After in the route's
   error format, never a 500 or a stack trace.
@@ -98,13 +98,15 @@ def poller(stream, tmp_path: Path):
     )
 
 
-def test_a_lost_response_after_a_committed_batch_is_retried_exactly_once(keys, poller, monkeypatch):
+def test_a_lost_response_after_a_committed_update_is_retried_exactly_once(
+    keys, poller, monkeypatch
+):
     post_events(keys["acme"], _batch("m", 40))
     faulty = install_faulty_client(monkeypatch)
     counters_table = get_settings().counters_table
-    # The second chunk commits, then its response is lost; then one raw throttling error.
+    # The second update commits, then its response is lost; then one raw throttling error.
     faulty.inject(
-        "transact_write_items",
+        "update_item",
         read_timeout,
         times=1,
         after_call=True,
@@ -113,8 +115,8 @@ def test_a_lost_response_after_a_committed_batch_is_retried_exactly_once(keys, p
         ),
     )
     faulty.inject(
-        "transact_write_items",
-        lambda: client_error("ThrottlingException", "TransactWriteItems"),
+        "update_item",
+        lambda: client_error("ThrottlingException", "UpdateItem"),
         times=1,
         match=on_table(counters_table),
     )
@@ -133,8 +135,8 @@ def test_a_batch_that_exhausts_its_retries_is_recorded_and_rebuild_restores_it(
 
     faulty = install_faulty_client(monkeypatch)
     faulty.inject(
-        "transact_write_items",
-        lambda: client_error("ProvisionedThroughputExceededException", "TransactWriteItems"),
+        "update_item",
+        lambda: client_error("ProvisionedThroughputExceededException", "UpdateItem"),
         match=on_table(get_settings().counters_table),
     )
     post_events(keys["acme"], _batch("b", 30))
@@ -161,7 +163,7 @@ def test_a_batch_that_exhausts_its_retries_is_recorded_and_rebuild_restores_it(
     assert counter_items() == expected_counters()
 
 
-def test_the_counters_handler_reports_written_and_skipped_chunks_as_emf(keys, stream, capsys):
+def test_the_counters_handler_reports_written_skipped_and_quarantined_as_emf(keys, stream, capsys):
     post_events(keys["acme"], _batch("e", 5))
     records = stream.read()
     capsys.readouterr()
@@ -172,16 +174,22 @@ def test_the_counters_handler_reports_written_and_skipped_chunks_as_emf(keys, st
         ]
         (document,) = lines
         names = {m["Name"] for m in document["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
-        assert {"CounterItemsWritten", "BatchChunksSkipped", "StreamRecords"} <= names
+        assert names == {
+            "StreamRecords",
+            "CounterItemsWritten",
+            "CounterItemsSkipped",
+            "RecordsQuarantined",
+        }
         return document
 
-    first = emitted() if stream.apply(records) else {}
-    assert first["CounterItemsWritten"] == [float(len(expected_counters()))]
-    assert first["BatchChunksSkipped"] == [0.0]
+    items = float(len(expected_counters()))
+    stream.apply(records)
+    first = emitted()
+    assert (first["CounterItemsWritten"], first["CounterItemsSkipped"]) == ([items], [0.0])
+    assert first["RecordsQuarantined"] == [0.0]
     stream.apply(records)
     again = emitted()
-    assert again["CounterItemsWritten"] == [0.0]
-    assert again["BatchChunksSkipped"] == [1.0]
+    assert (again["CounterItemsWritten"], again["CounterItemsSkipped"]) == ([0.0], [items])
 
 
 def test_ingest_reports_events_ingested_and_unchanged_as_emf(keys, capsys):
@@ -201,36 +209,28 @@ def test_ingest_reports_events_ingested_and_unchanged_as_emf(keys, capsys):
 # --- Ingest path ---------------------------------------------------------------------------
 
 
-def test_ingest_retries_cancelled_transactions_and_unprocessed_keys(keys, stream, monkeypatch):
+def test_ingest_survives_stale_reads_and_unprocessed_keys(keys, stream, monkeypatch):
+    """The pre-read is eventually consistent: it may miss items that exist (the conditional
+    put is refused and hands back the item, which is merged) or come back unprocessed."""
     post_events(keys["acme"], _batch("i", 40))
     faulty = install_faulty_client(monkeypatch)
-    events_table = get_settings().events_table
-    faulty.inject(
-        "transact_write_items",
-        lambda: client_error(
-            "TransactionCanceledException",
-            "TransactWriteItems",
-            CancellationReasons=[{"Code": "ThrottlingError"}, {"Code": "None"}],
-        ),
-        times=2,
-        match=on_table(events_table),
-    )
     real_batch_get = faulty._real.batch_get_item
-    unprocessed = {"rounds": 0}
+    rounds = {"n": 0}
 
-    def nothing_processed(**kwargs):
-        # DynamoDB may answer a BatchGetItem with every key unprocessed.
-        unprocessed["rounds"] += 1
-        if unprocessed["rounds"] <= 2:
+    def stale_then_unprocessed(**kwargs):
+        rounds["n"] += 1
+        if rounds["n"] == 1:
             return {"Responses": {}, "UnprocessedKeys": kwargs["RequestItems"]}
+        if rounds["n"] == 2:
+            return {"Responses": {}}  # a stale read: nothing seen yet
         return real_batch_get(**kwargs)
 
-    monkeypatch.setattr(faulty._real, "batch_get_item", nothing_processed, raising=False)
+    monkeypatch.setattr(faulty._real, "batch_get_item", stale_then_unprocessed, raising=False)
     # 40 events seen before (unchanged) and 30 new ones, in one request.
     response = _ingest(keys["acme"], _batch("i", 70))
     assert response["statusCode"] == 200, response["body"]
     assert response["json"] == {"accepted": 30, "unchanged": 40}
-    assert unprocessed["rounds"] > 2
+    assert rounds["n"] == 2
     assert len(_messages("acme")) == 70
     stream.drain()
     assert counter_items() == expected_counters()
@@ -239,9 +239,7 @@ def test_ingest_retries_cancelled_transactions_and_unprocessed_keys(keys, stream
 @pytest.mark.parametrize(
     "fault",
     [
-        pytest.param(
-            lambda: client_error("ThrottlingException", "TransactWriteItems"), id="throttled"
-        ),
+        pytest.param(lambda: client_error("ThrottlingException", "PutItem"), id="throttled"),
         pytest.param(read_timeout, id="response-lost"),
     ],
 )
@@ -250,18 +248,13 @@ def test_a_failed_ingest_is_a_503_and_the_clients_retry_never_drops_or_doubles(
 ):
     events = _batch("r", 110)
     faulty = install_faulty_client(monkeypatch)
-    # The first transaction (100 events) commits; the second fails (or commits unseen).
-    calls = {"n": 0}
-
-    def second_call(kwargs) -> bool:
-        calls["n"] += 1
-        return calls["n"] == 2
-
+    # Ten of the puts fail (or commit unseen); the other 100 commit.
+    last_ten = {f"message#r{n}" for n in range(100, 110)}
     faulty.inject(
-        "transact_write_items",
+        "put_item",
         fault,
-        times=1,
-        match=second_call,
+        times=10,
+        match=lambda kwargs: kwargs["Item"]["sk"]["S"] in last_ten,
         after_call=fault is read_timeout,
     )
     failed = _ingest(keys["acme"], events)
@@ -452,15 +445,15 @@ def test_the_template_alarms_on_stream_lag_failed_batches_and_5xx_and_keeps_logs
 
 
 def test_a_billing_profile_write_lost_to_throttling_is_repaired_by_the_retry(keys, monkeypatch):
-    from tally.ingest import billing_profile
+    from tally.events import PROFILE_SK, billing_profile
 
     faulty = install_faulty_client(monkeypatch)
-    # The event's transaction commits; the profile Put after it is throttled.
+    # The event's put commits; the profile put after it is throttled.
     faulty.inject(
         "put_item",
         lambda: client_error("ThrottlingException", "PutItem"),
         times=1,
-        match=on_table(get_settings().events_table),
+        match=lambda kwargs: kwargs["Item"]["sk"]["S"] == PROFILE_SK,
     )
     profile = {
         "id": "b1",

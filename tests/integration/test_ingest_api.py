@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from tally import storage
+from tally import events, storage
 from tally.config import get_settings, reset_settings
 from tests.event_cases import VALID, cases
 from tests.support import invoke, message, post_events, proxy_event, stored_events
@@ -22,9 +22,7 @@ def events_table() -> list[dict]:
 
 
 def stored(account: str, event_id: str, kind: str = "message") -> dict:
-    item = storage.get_item(
-        get_settings().events_table, {"pk": account, "sk": f"{kind}#{event_id}"}
-    )
+    item = storage.get_item(get_settings().events_table, events.event_key(account, kind, event_id))
     assert item is not None
     return item
 
@@ -165,13 +163,19 @@ def test_a_lost_race_is_retried_on_the_fresh_item(keys, monkeypatch):
 
 
 def test_persistent_conflicts_are_a_503_to_retry(keys, monkeypatch):
+    """Another writer changes the item before every one of our conditional puts."""
     post_events(keys["acme"], [message("m1")])
+    real_put = storage.put_item
 
-    def always_conflicting(actions):
-        raise storage.TransactionCancelled(["TransactionConflict"])
+    def always_overtaken(table, item, **options):
+        if options.get("condition"):
+            current = stored("acme", "m1")
+            real_put(table, {**current, "rev": int(current["rev"]) + 1})
+        return real_put(table, item, **options)
 
-    monkeypatch.setattr(storage, "transact_write", always_conflicting)
-    monkeypatch.setattr("tally.ingest.time.sleep", lambda seconds: None)
+    monkeypatch.setattr(storage, "put_item", always_overtaken)
+    monkeypatch.setattr(storage, "backoff", lambda attempt: None)
     response = post(keys["acme"], {"events": [message("m1", status="sent")]})
     assert response["statusCode"] == 503
     assert response["headers"]["retry-after"] == "1"
+    assert stored("acme", "m1")["status"] == "queued"

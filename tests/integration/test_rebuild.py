@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tally import storage
+from tally import events, quarantine, storage
 from tally.config import get_settings
 from tally.rebuild import rebuild
 from tally.timeutil import MINUTE_RETENTION_SECONDS, epoch, now
@@ -19,9 +20,11 @@ from tests.support import (
     message,
     post_events,
     proxy_event,
+    stored_events,
 )
 
 OLD = "2026-04-01T08:00:00Z"  # more than 35 days before TALLY_NOW: minute bucket expired
+YEAR_2026 = 1767225600  # 2026-01-01T00:00:00Z
 
 
 def put_counter(key: str, **values: int) -> None:
@@ -40,16 +43,18 @@ def test_rebuild_restores_counters_after_a_lost_batch(keys, stream):
     assert counter_items() != expected_counters()
 
     result = rebuild()
-    assert counter_items(raw=True) == expected_raw()
+    assert counter_items() == expected_live()
     assert result.items_written == len(counter_items())
     assert result.expired_skipped == 1
+    assert result.quarantined == 0
 
-    # A batch applied before the rebuild and redelivered after it is still skipped.
-    assert stream.apply(applied)["chunks_skipped"] == 1
-    assert counter_items(raw=True) == expected_raw()
+    # The rewritten items keep their watermarks: a batch applied before the rebuild and
+    # redelivered after it is still skipped.
+    assert stream.apply(applied)["items_written"] == 0
+    assert counter_items() == expected_live()
 
 
-def expected_raw() -> dict[str, dict[str, object]]:
+def expected_live() -> dict[str, dict[str, object]]:
     """What a rebuild writes: the recount without zero counters or expired minute buckets."""
     cutoff = epoch(now())
     return {
@@ -63,22 +68,29 @@ def test_account_rebuild_touches_only_that_account(keys, stream):
     post_events(keys["acme"], [message("m1", status="sent")])
     post_events(keys["globex"], [message("g1", status="sent")])
     stream.drain()
+    year = f"acme#Y#{YEAR_2026}"
+    watermarks = {k: v for k, v in counter_items(raw=True)[year].items() if k.startswith("~w")}
+    assert watermarks
     put_counter("acme#d#0", **{"msg:sms:total": 7})  # stale: no event produces it
-    put_counter("acme#all", **{"msg:sms:total": 99, "msg:sms:failed": 0})
+    storage.update_item(
+        get_settings().counters_table,
+        {"pk": year},
+        "SET #t = :wrong",
+        names={"#t": "msg:sms:total"},
+        values={":wrong": 99},
+    )
     put_counter("globex#d#0", **{"msg:sms:total": 5})
-    put_counter("~batch#abc#0", items=3)
     before = counter_items(raw=True)
 
     result = rebuild("acme")
     after = counter_items(raw=True)
     assert result.items_deleted == 1
     assert "acme#d#0" not in after
-    assert after["acme#all"] == expected_counters()["acme#all"]
+    assert counter_items()[year] == expected_counters()[year]
+    assert {k: v for k, v in after[year].items() if k.startswith("~w")} == watermarks
     assert {k: v for k, v in after.items() if not k.startswith("acme#")} == {
         k: v for k, v in before.items() if not k.startswith("acme#")
     }
-    marker = storage.get_item(get_settings().counters_table, {"pk": "~batch#abc#0"})
-    assert marker == {"pk": "~batch#abc#0", "items": 3}
 
 
 def test_rebuild_keeps_minute_ttls(keys):
@@ -91,13 +103,59 @@ def test_rebuild_keeps_minute_ttls(keys):
         "expires_at" not in items[f"acme#{res}#{start}"]
         for res, start in (("q", minute), ("h", minute), ("d", minute - 12 * 3600))
     )
-    assert "expires_at" not in items["acme#all"]
+    assert "expires_at" not in items[f"acme#Y#{YEAR_2026}"]
+
+
+def test_rebuild_sets_aside_what_it_cannot_store_and_never_stops(keys):
+    """Stored data that predates the ingest bounds: a price whose sum leaves DynamoDB's
+    number range, an event the counting rules cannot read. Rebuild writes everything
+    else, quarantines those, and reports them."""
+    post_events(keys["acme"], [message("ok", status="sent")])
+    table = get_settings().events_table
+    base = next(item for item in stored_events("acme") if item["kind"] == "message")
+    for number in (1, 2):
+        storage.put_item(
+            table,
+            {
+                **base,
+                **events.event_key("acme", "message", f"huge{number}"),
+                "event_id": f"huge{number}",
+                "price": {"amount": Decimal("9E+125"), "currency": "EUR"},
+            },
+        )
+    storage.put_item(
+        table,
+        {
+            **base,
+            **events.event_key("acme", "message", "bad"),
+            "event_id": "bad",
+            "occurred_at": "yesterday",
+        },
+    )
+    result = rebuild("acme")
+    entries = list(quarantine.entries("acme"))
+    # The second huge price overflows each of its 6 time items; `bad` cannot be read at all.
+    assert result.quarantined == len(entries) == 7
+    assert result.refused_items == []
+    assert {(entry["event"], entry["item"] == quarantine.WHOLE_RECORD) for entry in entries} == {
+        ("message#bad", True),
+        (f"message#huge{2 if huge_first(1) else 1}", False),
+    }
+    year = counter_items()[f"acme#Y#{YEAR_2026}"]
+    assert year["msg:sms:total"] == 2  # ok and the huge price that fits
+    assert year["amt:sms:EUR"] == Decimal("9E+125")
+
+
+def huge_first(number: int) -> bool:
+    """Whether rebuild reads huge{number} before the other (it reads partition by partition)."""
+    order = [item["event_id"] for item in events.raw_events("acme")]
+    return order.index(f"huge{number}") < order.index(f"huge{3 - number}")
 
 
 def test_batch_write_retries_unprocessed_items_then_gives_up(aws, monkeypatch):
     client = storage.client()
     real = client.batch_write_item
-    monkeypatch.setattr(storage, "_backoff", lambda attempt: None)
+    monkeypatch.setattr(storage, "backoff", lambda attempt: None)
     calls: list[int] = []
 
     table = get_settings().counters_table
@@ -176,7 +234,7 @@ def test_cli_keys_create_rejects_unknown_scopes(aws, capsys):
 def test_cli_rebuild_reports_and_repairs(keys, stream, capsys):
     post_events(keys["acme"], [message("m1", status="sent")])
     stream.drain()
-    put_counter("acme#all", **{"msg:sms:total": 42})
+    put_counter(f"acme#Y#{YEAR_2026}", **{"msg:sms:total": 42})
     code, out, _ = run_cli(capsys, "rebuild", "--account", "acme")
     assert code == 0
     report = json.loads(out)

@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from tally import metrics
 from tally.contributions import (
+    EVENTS,
+    USAGE,
     CampaignTarget,
     GaugeTarget,
     TimeTarget,
@@ -18,9 +20,13 @@ from tally.contributions import (
     delta,
     message_credits,
 )
+from tally.timeutil import Resolution
 
-AT = "2026-06-10T12:00:42.000000Z"
+AT = "2026-06-10T12:00:42.000000Z"  # a Wednesday, 12:00 UTC
 MINUTE = TimeTarget("acme", 1781092800)
+# Every counted message is also counted by UTC hour of day and day of week of its send time.
+SENT_AT = {"hod:12:t": 1, "dow:3:t": 1}
+DELIVERED_AT = {"hod:12:d": 1, "dow:3:d": 1}
 
 
 def item(kind: str, **fields: Any) -> dict[str, Any]:
@@ -32,17 +38,27 @@ def sms(status: str = "queued", **fields: Any) -> dict[str, Any]:
 
 
 def test_message_is_bucketed_at_its_minute_by_state():
-    assert contribution(sms()) == {MINUTE: {"msg:sms:total": 1}}
+    assert contribution(sms()) == {MINUTE: {"msg:sms:total": 1, **SENT_AT}}
     assert contribution(sms("sent")) == {
-        MINUTE: {"msg:sms:total": 1, "msg:sms:sent": 1, "credits:used": 1}
+        MINUTE: {"msg:sms:total": 1, "msg:sms:sent": 1, "credits:used": 1, **SENT_AT}
     }
     assert contribution(sms("delivered"))[MINUTE] == {
         "msg:sms:total": 1,
         "msg:sms:sent": 1,
         "msg:sms:delivered": 1,
         "credits:used": 1,
+        **SENT_AT,
+        **DELIVERED_AT,
     }
-    assert contribution(sms("failed")) == {MINUTE: {"msg:sms:total": 1, "msg:sms:failed": 1}}
+    assert contribution(sms("failed")) == {
+        MINUTE: {"msg:sms:total": 1, "msg:sms:failed": 1, **SENT_AT}
+    }
+
+
+def test_send_time_is_the_utc_hour_and_weekday_with_sunday_zero():
+    sunday_late = sms(occurred_at="2026-06-07T23:59:59Z")
+    counted = next(iter(contribution(sunday_late).values()))
+    assert counted["hod:23:t"] == counted["dow:0:t"] == 1
 
 
 def test_message_extras_operator_marketing_price_and_campaign():
@@ -66,7 +82,7 @@ def test_message_extras_operator_marketing_price_and_campaign():
         ("sms", 480, 1),
         ("sms", 481, 2),
         ("sms", 1000, 3),
-        ("sms", 0, 1),  # an empty SMS still takes one segment
+        ("sms", 0, 0),  # ceil(0 / 480): the rule as written; only an unknown length costs 1
         ("mms", None, 2),
         ("mms", 5000, 2),
         ("whatsapp", 5000, 0),
@@ -95,12 +111,25 @@ def test_test_and_inbound_messages_count_nowhere(excluded):
         (item("otp", status="verified"), {"otp:total": 1, "otp:verified": 1}),
         (item("campaign", status="sending"), {"cmp:total": 1, "cmp:sending": 1}),
         (item("dialog", type=3), {"dlg:3": 1}),
-        (item("usage", name="message_published_ok"), {"use:message_published_ok": 1}),
-        (item("credit", amount=-20, reason="adjustment"), {"credits:added": -20}),
     ],
 )
 def test_time_series_kinds(event, expected):
     assert contribution(event) == {MINUTE: expected}
+
+
+def test_usage_is_kept_only_at_the_resolutions_of_the_last_day():
+    target = TimeTarget("acme", MINUTE.minute, USAGE, USAGE.ladder)
+    assert contribution(item("usage", name="message_published_ok")) == {
+        target: {"use:message_published_ok": 1}
+    }
+    assert USAGE.ladder == (Resolution.MINUTE, Resolution.QUARTER, Resolution.HOUR)
+
+
+def test_credits_are_kept_only_per_year():
+    target = TimeTarget("acme", MINUTE.minute, EVENTS, (Resolution.YEAR,))
+    assert contribution(item("credit", amount=-20, reason="adjustment")) == {
+        target: {"credits:added": -20}
+    }
 
 
 def test_contacts_are_a_gauge():
@@ -133,7 +162,9 @@ def test_status_change_moves_the_contribution():
             "amt:sms:EUR": Decimal("-0.02"),
         }
     }
-    assert delta(sms("sent"), sms("delivered")) == {MINUTE: {"msg:sms:delivered": 1}}
+    assert delta(sms("sent"), sms("delivered")) == {
+        MINUTE: {"msg:sms:delivered": 1, **DELIVERED_AT}
+    }
     assert delta(sms("sent"), sms("sent")) == {}
     assert delta(None, sms("sent")) == contribution(sms("sent"))
     assert delta(sms("sent"), None) == {
@@ -143,7 +174,12 @@ def test_status_change_moves_the_contribution():
 
 def test_becoming_a_test_message_takes_everything_back():
     assert delta(sms("sent", campaign_id="c1"), sms("sent", campaign_id="c1", test=True)) == {
-        MINUTE: {"msg:sms:total": -1, "msg:sms:sent": -1, "credits:used": -1},
+        MINUTE: {
+            "msg:sms:total": -1,
+            "msg:sms:sent": -1,
+            "credits:used": -1,
+            **dict.fromkeys(SENT_AT, -1),
+        },
         CampaignTarget("acme", "c1"): {"msg:total": -1, "msg:sent": -1},
     }
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Iterator
 
 import pytest
 
@@ -23,17 +24,20 @@ __all__ = ["cloudformation"]  # a fixture
 
 
 @pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (
-        "TALLY_EVENTS_TABLE",
-        "TALLY_COUNTERS_TABLE",
-        "TALLY_KEYS_TABLE",
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_DYNAMODB",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    # configure() points the process at the target; monkeypatch restores these afterwards.
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+def clean_env() -> Iterator[None]:
+    """No table or endpoint in the environment; every variable restored afterwards, including
+    those configure() sets (monkeypatch.delenv records nothing for an absent variable)."""
+    saved = dict(os.environ)
+    for name in [
+        name for name in os.environ if name.startswith("TALLY_") and name.endswith("_TABLE")
+    ]:
+        del os.environ[name]
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
+        os.environ.pop(name, None)
+    os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 def _args(*argv: str) -> argparse.Namespace:
@@ -105,6 +109,7 @@ def test_a_stack_arn_names_the_region_of_every_call(clean_env, cloudformation, c
     assert ops.configure(args) == {
         "events_table": "tally-EventsTable-1X",
         "counters_table": "tally-CountersTable-2Y",
+        "quarantine_table": "tally-QuarantineTable-4W",
     }
     assert regions == ["eu-west-3"]
     assert os.environ["AWS_DEFAULT_REGION"] == "eu-west-3"

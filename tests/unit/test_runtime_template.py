@@ -24,7 +24,7 @@ def route(template: tpl.Template, method: str, path: str) -> tpl.Route:
 
 def test_tables_come_from_the_template_with_gsis_stream_and_ttl(template: tpl.Template) -> None:
     tables = {table.logical_id: table for table in template.tables}
-    assert set(tables) == {"EventsTable", "CountersTable", "KeysTable"}
+    assert set(tables) == {"EventsTable", "CountersTable", "KeysTable", "QuarantineTable"}
     events = tables["EventsTable"].create_kwargs
     assert events["TableName"] == "EventsTable"
     assert events["BillingMode"] == "PAY_PER_REQUEST"

@@ -47,6 +47,7 @@ class Settings(BaseModel):
     events_table: TableName = Field("EventsTable", alias="TALLY_EVENTS_TABLE")
     counters_table: TableName = Field("CountersTable", alias="TALLY_COUNTERS_TABLE")
     keys_table: TableName = Field("KeysTable", alias="TALLY_KEYS_TABLE")
+    quarantine_table: TableName = Field("QuarantineTable", alias="TALLY_QUARANTINE_TABLE")
     operator_prefixes: dict[PhonePrefix, OperatorName] = Field(
         default_factory=lambda: dict(DEFAULT_OPERATOR_PREFIXES), alias="TALLY_OPERATOR_PREFIXES"
     )

@@ -3,32 +3,56 @@
 The counters function applies contribution(new image) - contribution(old image)
 for every stream record, so inserts, status changes, no-op rewrites and deletes
 are all exact without reading the counters first.
+
+Each kind is written only at the resolutions some API reads it at: messages,
+OTP sessions, campaigns and dialogs at every resolution (read over any range);
+usage events at minute, quarter and hour (only ever read over the last day);
+credit events only in the year bucket (only ever read as an all-time balance).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from datetime import UTC, datetime
+from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow
 from typing import Any
 
 from tally import metrics
-from tally.timeutil import MINUTE, parse_instant
+from tally.timeutil import LADDER, MINUTE, Ladder, Resolution, parse_instant
 
 Deltas = dict[str, Decimal]
 
 SMS_SEGMENT_CHARS = 480
 MMS_CREDITS = 2
 SENT_STATES = frozenset({"sent", "delivered"})
+# DynamoDB's numbers: 38 significant digits, magnitudes up to 1e126. Sums are done in this
+# context so that a value DynamoDB could not store raises here instead of being rounded
+# (Inexact: digits were lost; dropping trailing zeros, which only Rounded flags, is exact).
+EXACT = Context(prec=38, Emax=125, Emin=-130, traps=[InvalidOperation, Overflow, Inexact])
+
+
+@dataclass(frozen=True)
+class Series:
+    """A family of time-bucket counter items (`code` goes into their keys) and the
+    resolutions it keeps."""
+
+    code: str
+    ladder: Ladder
+
+
+EVENTS = Series("", LADDER)
+USAGE = Series("u", (Resolution.MINUTE, Resolution.QUARTER, Resolution.HOUR))
 
 
 @dataclass(frozen=True)
 class TimeTarget:
-    """Counted in the time buckets containing `minute` (UTC epoch seconds)."""
+    """Counted in the `resolutions` buckets of `series` containing `minute` (UTC epoch)."""
 
     account: str
     minute: int
+    series: Series = EVENTS
+    resolutions: Ladder = LADDER
 
 
 @dataclass(frozen=True)
@@ -51,9 +75,10 @@ ONE = Decimal(1)
 
 
 def message_credits(channel: str, length: int | None) -> int:
-    """Credits a message consumes once sent (the billing seed's rules)."""
+    """Credits a message consumes once sent (the billing seed's rules): an SMS costs
+    ceil(length / 480), so an empty one costs nothing, and 1 when its length is unknown."""
     if channel == "sms":
-        return 1 if length is None else max(1, math.ceil(length / SMS_SEGMENT_CHARS))
+        return 1 if length is None else -(-length // SMS_SEGMENT_CHARS)
     if channel == "mms":
         return MMS_CREDITS
     return 0
@@ -87,9 +112,11 @@ def contribution(item: Mapping[str, Any] | None) -> Contribution:
     if kind == "dialog":
         return {at: {metrics.dialog(int(item["type"])): ONE}}
     if kind == "usage":
-        return {at: {metrics.usage(str(item["name"])): ONE}}
+        usage_at = TimeTarget(account, at.minute, USAGE, USAGE.ladder)
+        return {usage_at: {metrics.usage(str(item["name"])): ONE}}
     if kind == "credit":
-        return {at: {metrics.CREDITS_ADDED: Decimal(item["amount"])}}
+        year = TimeTarget(account, at.minute, EVENTS, (Resolution.YEAR,))
+        return {year: {metrics.CREDITS_ADDED: Decimal(item["amount"])}}
     if kind == "contact":
         return {
             GaugeTarget(account): {
@@ -113,6 +140,12 @@ def _message(item: Mapping[str, Any], at: TimeTarget) -> Contribution:
     if status in ("delivered", "failed"):
         states.append(status)
     deltas: Deltas = {metrics.message(channel, state): ONE for state in states}
+    moment = datetime.fromtimestamp(at.minute, UTC)
+    for state in metrics.SEND_TIME_STATES:
+        if state in states:
+            deltas[metrics.send_hour(moment.hour, state)] = ONE
+            # isoweekday() is 1 (Monday) .. 7 (Sunday); the analytics seed counts from Sunday = 0.
+            deltas[metrics.send_weekday(moment.isoweekday() % 7, state)] = ONE
     if item.get("purpose") == "marketing":
         deltas[metrics.MARKETING_MESSAGES] = ONE
     if item.get("operator"):
@@ -141,7 +174,8 @@ def delta(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> Contr
         for target, deltas in contribution(image).items():
             merged = result.setdefault(target, {})
             for name, value in deltas.items():
-                merged[name] = merged.get(name, Decimal(0)) + sign * value
+                change = value if sign > 0 else EXACT.minus(value)
+                merged[name] = EXACT.add(merged.get(name, Decimal(0)), change)
     return {
         target: nonzero
         for target, deltas in result.items()

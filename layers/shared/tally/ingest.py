@@ -1,24 +1,30 @@
 """`POST /v1/events`: validate a batch all-or-nothing, then upsert it idempotently.
 
-Each event becomes one events-table item (pk = account, sk = "kind#id"). An
-event already stored is merged into the stored item: its first `occurred_at`
-is kept, its status only moves forward, fields it leaves out keep their value.
-Items are written with a condition on the revision that was read, so two
-concurrent requests about the same event cannot overwrite each other.
+Each event becomes one events-table item (layout: `tally.events`). An event
+already stored is merged into the stored item: its first `occurred_at` is kept,
+its status only moves forward, fields it leaves out keep their value.
+
+Cost per event: one eventually consistent read (0.5 RRU, batched) and one
+conditional PutItem (about 1 WCU). Events are independent, so no transaction is
+needed: each put is conditional on the revision that was read, so a stale read or
+a concurrent writer cannot overwrite a newer item; the refused put hands back the
+current item, which is merged and put again. A request that fails half-way
+(throttling) is answered 503 and is safe to resend whole: what was stored comes
+back as `unchanged`.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from tally import payload, storage
+from tally import dimensions, events, metrics, payload, storage
 from tally.config import get_settings
 from tally.contributions import is_counted_message
 from tally.errors import (
@@ -34,9 +40,8 @@ from tally.timeutil import format_instant, now
 
 MAX_EVENTS = 500
 _WRITE_ATTEMPTS = 6
-ACTIVITY_KINDS = frozenset({"message", "otp", "campaign"})
-PROFILE_SK = "~profile#billing"
 _KEY_FIELDS = frozenset({"id", "kind"})
+Identity = tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -46,10 +51,6 @@ class IngestResult:
 
     def as_dict(self) -> dict[str, int]:
         return {"accepted": self.accepted, "unchanged": self.unchanged}
-
-
-def event_key(account: str, kind: str, event_id: str) -> dict[str, str]:
-    return {"pk": account, "sk": f"{kind}#{event_id}"}
 
 
 def _stored(value: Any) -> Any:
@@ -81,12 +82,12 @@ def parse_body(body: str | None, content_type: str | None) -> list[Any]:
     extra = sorted(set(document) - {"events"})
     if extra:
         raise invalid(422, [FieldError(name, "unknown field") for name in extra])
-    events = document["events"]
-    if len(events) > MAX_EVENTS:
-        raise TallyError(413, f"at most {MAX_EVENTS} events per request, got {len(events)}")
-    if not events:
+    raw_events = document["events"]
+    if len(raw_events) > MAX_EVENTS:
+        raise TallyError(413, f"at most {MAX_EVENTS} events per request, got {len(raw_events)}")
+    if not raw_events:
         raise unprocessable("events", f"must hold 1 to {MAX_EVENTS} events")
-    return events
+    return raw_events
 
 
 def validate_events(raw_events: Sequence[Any]) -> list[BaseModel]:
@@ -123,9 +124,7 @@ def new_item(account: str, event: BaseModel) -> dict[str, Any]:
     fields = {
         name: _stored(value) for name, value in event.model_dump().items() if value is not None
     }
-    return _finish(
-        account, {"pk": account, "account": account, "event_id": fields.pop("id"), **fields}
-    )
+    return _finish(account, {"account": account, "event_id": fields.pop("id"), **fields})
 
 
 def merge(account: str, existing: Mapping[str, Any], event: BaseModel) -> dict[str, Any]:
@@ -155,21 +154,13 @@ def _moves_forward(kind: str, old: Any, new: Any) -> bool:
 
 
 def _finish(account: str, item: dict[str, Any]) -> dict[str, Any]:
-    """Derived attributes: the sort key, the operator, the recent-activity index keys."""
-    kind = str(item["kind"])
-    item["sk"] = f"{kind}#{item['event_id']}"
-    if kind == "message" and "operator" not in item and item.get("to"):
+    """Derived attributes: the operator, the table and recent-activity index keys."""
+    if item["kind"] == "message" and "operator" not in item and item.get("to"):
         operator = derive_operator(str(item["to"]), get_settings().operator_prefixes)
         if operator:
             item["operator"] = operator
-    counted = kind in ACTIVITY_KINDS and (kind != "message" or is_counted_message(item))
-    if counted:
-        item["activity_pk"] = account
-        item["activity_sk"] = f"{item['occurred_at']}#{kind}#{item['event_id']}"
-    else:
-        item.pop("activity_pk", None)
-        item.pop("activity_sk", None)
-    return item
+    counted = item["kind"] != "message" or is_counted_message(item)
+    return events.with_keys(account, item, in_activity=counted)
 
 
 _BOOKKEEPING = frozenset({"rev", "updated_at"})
@@ -182,131 +173,118 @@ def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
 
 def ingest(account: str, body: str | None, content_type: str | None) -> IngestResult:
     """Validate and store a request's events for `account`."""
-    events = validate_events(parse_body(body, content_type))
-    return store_events(account, events)
+    events_ = validate_events(parse_body(body, content_type))
+    return store_events(account, events_)
 
 
-def _identity(event: BaseModel) -> tuple[str, str]:
+def _identity(event: BaseModel) -> Identity:
     return str(getattr(event, "kind")), str(getattr(event, "id"))  # noqa: B009 - union of models
 
 
-def store_events(account: str, events: Sequence[BaseModel]) -> IngestResult:
-    """Upsert validated events; events that lost a race with another writer are re-read and retried."""
+def dimension_uses(events_: Sequence[BaseModel]) -> list[dimensions.Use]:
+    """The usage names, operators and currencies the events name (tally.dimensions)."""
+    prefixes = get_settings().operator_prefixes
+    uses = []
+    for index, event in enumerate(events_):
+        name = getattr(event, "name", None)
+        if event.kind == "usage" and name not in metrics.USAGE_SEED_NAMES:  # type: ignore[attr-defined]
+            uses.append(dimensions.Use("usage", str(name), index, "name"))
+        if event.kind != "message":  # type: ignore[attr-defined]
+            continue
+        operator = getattr(event, "operator", None)
+        to = getattr(event, "to", None)
+        if operator is None and to is not None:
+            operator = derive_operator(str(to), prefixes)
+        if operator is not None:
+            uses.append(dimensions.Use("operator", str(operator), index, "operator"))
+        price = getattr(event, "price", None)
+        if price is not None:
+            uses.append(dimensions.Use("currency", str(price.currency), index, "price.currency"))
+    return uses
+
+
+def store_events(account: str, events_: Sequence[BaseModel]) -> IngestResult:
+    """Upsert validated events; events that lost a race with another writer are merged
+    into the item that won and put again."""
+    dimensions.register(account, dimension_uses(events_))
     table = get_settings().events_table
-    pending = list(events)
+    identities = list(dict.fromkeys(_identity(event) for event in events_))
+    known: dict[Identity, dict[str, Any] | None] = dict.fromkeys(identities)
+    for item in events.get_many([events.event_key(account, *identity) for identity in identities]):
+        known[(str(item["kind"]), str(item["event_id"]))] = item
+    pending = list(events_)
     accepted = unchanged = 0
     for attempt in range(_WRITE_ATTEMPTS):
-        stored = {
-            (str(item["kind"]), str(item["event_id"])): item
-            for item in storage.batch_get(
-                table,
-                [event_key(account, *identity) for identity in {_identity(e) for e in pending}],
-                consistent=True,
-            )
-        }
-        writes: dict[tuple[str, str], dict[str, Any]] = {}
-        changed: list[tuple[tuple[str, str], bool]] = []
+        writes: dict[Identity, dict[str, Any]] = {}
+        changed: list[tuple[Identity, bool]] = []
         for event in pending:
             identity = _identity(event)
-            base = writes.get(identity) or stored.get(identity)
+            base = writes.get(identity) or known[identity]
             item = merge(account, base, event) if base else new_item(account, event)
             is_change = base is None or not _same(base, item)
             if is_change:
                 writes[identity] = item
             changed.append((identity, is_change))
-        conflicted = _write(table, writes, stored)
+        order = sorted(writes)
+        jobs = [(writes[identity], known[identity]) for identity in order]
+        outcomes = storage.parallel(partial(_put, table, format_instant(now())), jobs)
+        conflicted = set()
+        for identity, outcome in zip(order, outcomes, strict=True):
+            known[identity] = outcome.current
+            if not outcome.written:
+                conflicted.add(identity)
         for identity, is_change in changed:
             if identity not in conflicted:
                 accepted += is_change
                 unchanged += not is_change
-        # Unchanged events count too: when the profile write failed after its event was
-        # stored, the client's retry finds the event unchanged and must still repair the
-        # profile (the conditional Put is idempotent).
+        # Unchanged billing events count too: when the profile write failed after its event
+        # was stored, the client's retry finds the event unchanged and must still repair the
+        # profile (the conditional put is idempotent).
         settled = {
-            identity: writes.get(identity) or stored[identity]
-            for identity, _ in changed
-            if identity not in conflicted
+            identity: known[identity] for identity, _ in changed if identity not in conflicted
         }
-        _update_billing_profiles(table, account, list(settled.values()))
+        _update_billing_profiles(account, [item for item in settled.values() if item])
         pending = [event for event in pending if _identity(event) in conflicted]
         if not pending:
             return IngestResult(accepted=accepted, unchanged=unchanged)
-        time.sleep(0.02 * 2**attempt)
-    raise unavailable("too many concurrent updates of the same events; retry")
+        storage.backoff(attempt)
+    raise unavailable()
 
 
-_RETRY_REASONS = frozenset(
-    {
-        "ConditionalCheckFailed",
-        "TransactionConflict",
-        "ThrottlingError",
-        "ProvisionedThroughputExceeded",
-    }
-)
-
-
-def _write(
-    table: str,
-    writes: Mapping[tuple[str, str], dict[str, Any]],
-    stored: Mapping[tuple[str, str], Mapping[str, Any]],
-) -> set[tuple[str, str]]:
-    """Write items in transactions of 100, each conditional on the revision read.
-
-    Returns the identities of the items not written because their transaction
-    was cancelled by a concurrent change, a conflict or throttling (to retry).
-    """
-    stamp = format_instant(now())
-    conflicted: set[tuple[str, str]] = set()
-    for chunk in storage.chunked(sorted(writes), storage.TRANSACT_LIMIT):
-        actions = [
-            _write_action(table, writes[identity], stored.get(identity), stamp)
-            for identity in chunk
-        ]
-        try:
-            storage.transact_write(actions)
-        except storage.TransactionCancelled as cancelled:
-            if not set(cancelled.reasons) <= _RETRY_REASONS | {"None"}:
-                raise
-            conflicted.update(chunk)
-    return conflicted
-
-
-def _write_action(
-    table: str, item: Mapping[str, Any], previous: Mapping[str, Any] | None, stamp: str
-) -> storage.Put:
-    """The put of one event item, conditional on the revision it was merged from."""
+def _versioned(
+    item: Mapping[str, Any], previous: Mapping[str, Any] | None, stamp: str
+) -> tuple[dict[str, Any], str, dict[str, Any] | None]:
+    """(item with its next revision, condition, values): the put only lands on the
+    revision it was merged from."""
     revision = int(previous.get("rev", 0)) if previous else 0
-    item = {**item, "rev": revision + 1, "updated_at": stamp}
+    versioned = {**item, "rev": revision + 1, "updated_at": stamp}
     if previous is None:
-        return storage.Put(table, item, condition="attribute_not_exists(pk)")
-    return storage.Put(table, item, condition="rev = :rev", values={":rev": revision})
+        return versioned, "attribute_not_exists(pk)", None
+    return versioned, "rev = :rev", {":rev": revision}
+
+
+def _put(
+    table: str, stamp: str, job: tuple[Mapping[str, Any], Mapping[str, Any] | None]
+) -> storage.Outcome:
+    """Put one event item (merged from `previous`); a written outcome carries the item
+    as stored, a refused one the item that is there instead."""
+    item, previous = job
+    versioned, condition, values = _versioned(item, previous, stamp)
+    outcome = storage.put_item(table, versioned, condition=condition, values=values)
+    return storage.Outcome(True, versioned) if outcome.written else outcome
 
 
 def insert_action(account: str, event: BaseModel) -> storage.Put:
     """The put of an event seen for the first time, for a caller's own transaction
     (the keys API writes a key change and its usage event together)."""
-    stamp = format_instant(now())
-    return _write_action(get_settings().events_table, new_item(account, event), None, stamp)
+    versioned, condition, _ = _versioned(new_item(account, event), None, format_instant(now()))
+    return storage.Put(get_settings().events_table, versioned, condition=condition)
 
 
-def _update_billing_profiles(table: str, account: str, items: Sequence[Mapping[str, Any]]) -> None:
+def _update_billing_profiles(account: str, items: Sequence[Mapping[str, Any]]) -> None:
     """The account's billing profile is its billing event with the latest `occurred_at`."""
-    for item in sorted(
+    billing = sorted(
         (item for item in items if item["kind"] == "billing"), key=lambda item: item["occurred_at"]
-    ):
-        profile = {
-            name: value
-            for name, value in item.items()
-            if name not in ("sk", "rev", "activity_pk", "activity_sk")
-        }
-        storage.put_item(
-            table,
-            {**profile, "sk": PROFILE_SK},
-            condition="attribute_not_exists(pk) OR occurred_at <= :at",
-            values={":at": item["occurred_at"]},
-        )
-
-
-def billing_profile(account: str) -> dict[str, Any] | None:
-    """The account's current billing profile (latest billing event), if any."""
-    return storage.get_item(get_settings().events_table, {"pk": account, "sk": PROFILE_SK})
+    )
+    for item in billing:
+        events.save_billing_profile(account, item)

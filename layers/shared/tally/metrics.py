@@ -1,16 +1,21 @@
 """Names of the counter attributes kept by the counters pipeline and read by every API.
 
 One counter item holds many of these attributes, so one event touches one item
-per resolution, not one per metric.
+per resolution, not one per metric. Every name that an event can choose
+(operator, currency, usage name) is bounded per account at ingest
+(`tally.dimensions`), which bounds the attributes of any item and of any update.
 """
 
 from __future__ import annotations
 
 CHANNELS = ("sms", "mms", "whatsapp", "chat")
 MESSAGE_STATES = ("total", "sent", "delivered", "failed")
+# The message states best-send-times reports per UTC hour of day and day of week.
+SEND_TIME_STATES = ("total", "delivered")
 
 MARKETING_MESSAGES = "msg:marketing"
 CREDITS_USED = "credits:used"
+# Only on year items: credits are only ever read as an all-time balance.
 CREDITS_ADDED = "credits:added"
 OTP_TOTAL = "otp:total"
 CAMPAIGNS_TOTAL = "cmp:total"
@@ -22,6 +27,23 @@ OPERATOR_PREFIX = "op:"
 USAGE_PREFIX = "use:"
 DIALOG_PREFIX = "dlg:"
 AMOUNT_PREFIX = "amt:"
+# The usage seed's twelve usage names, in the seed's order: every usage document lists them.
+USAGE_SEED_NAMES = (
+    "api_key_added",
+    "api_key_updated",
+    "api_key_deleted",
+    "queue_added",
+    "queue_updated",
+    "queue_deleted",
+    "listener_added",
+    "listener_updated",
+    "listener_deleted",
+    "message_added",
+    "message_published_ok",
+    "message_published_not_ok",
+)
+# Watermarks of the counters pipeline (strings: `Counts` ignores them).
+WATERMARK_PREFIX = "~w"
 
 
 def message(channel: str, state: str) -> str:
@@ -58,6 +80,19 @@ def usage(name: str) -> str:
     return f"{USAGE_PREFIX}{name}"
 
 
-def with_prefix(values: dict[str, int], prefix: str) -> dict[str, int]:
-    """The attributes starting with `prefix`, keyed by the rest of their name."""
-    return {name[len(prefix) :]: count for name, count in values.items() if name.startswith(prefix)}
+def send_hour(hour: int, state: str) -> str:
+    """Messages sent in UTC hour of day `hour` (0-23), `state` total or delivered.
+
+    Kept on every time item, so best-send-times sums a cover of its range (a few
+    dozen items) instead of reading one item per hour of the range."""
+    return f"hod:{hour:02d}:{state[0]}"
+
+
+def send_weekday(day: int, state: str) -> str:
+    """Messages sent on UTC day of week `day` (0 = Sunday), `state` total or delivered."""
+    return f"dow:{day}:{state[0]}"
+
+
+def watermark(source_suffix: str) -> str:
+    """The attribute holding the last stream position applied from one events-table partition."""
+    return f"{WATERMARK_PREFIX}{source_suffix}"

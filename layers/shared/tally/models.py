@@ -8,14 +8,14 @@ digits, and no event item nears DynamoDB's 400 KB item limit.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
 
-from tally.timeutil import now, parse_instant
+from tally.timeutil import EARLIEST, now, parse_instant
 
 Channel = Literal["sms", "mms", "whatsapp", "chat"]
 MessageStatus = Literal["queued", "sent", "delivered", "failed"]
@@ -60,7 +60,6 @@ def _decimal(value: Any) -> Decimal:
     return number if number else Decimal(0)
 
 
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 FUTURE_SLACK = timedelta(days=1)
 
 

@@ -8,21 +8,27 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 # BotoCoreError is re-exported: tally.http maps the SDK's failures without importing the SDK.
 from botocore.exceptions import BotoCoreError, ClientError  # noqa: F401
 
 Item = dict[str, Any]
+T = TypeVar("T")
+R = TypeVar("R")
 
 BATCH_GET_LIMIT = 100
-_READ_WORKERS = 8
 BATCH_WRITE_LIMIT = 25
 TRANSACT_LIMIT = 100
+# Independent requests in flight at once (reads of many counter items, the writes of a
+# stream batch, the puts of an ingest request): a batch's wall time is bounded by
+# DynamoDB's latency, not by the number of round trips.
+WORKERS = 32
 _MAX_UNPROCESSED_ROUNDS = 8
 THROTTLING_CODES = frozenset(
     {
@@ -33,6 +39,10 @@ THROTTLING_CODES = frozenset(
         "ServiceUnavailable",
     }
 )
+# DynamoDB refuses the request as such (a number out of range, an item over 400 KB, an
+# expression over 4 KB): retrying the same request can never succeed.
+VALIDATION_CODE = "ValidationException"
+_CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
 @cache
@@ -46,7 +56,10 @@ def client() -> Any:
     from botocore.config import Config
 
     config = Config(
-        retries={"mode": "standard", "max_attempts": 8}, connect_timeout=3, read_timeout=10
+        retries={"mode": "standard", "max_attempts": 8},
+        connect_timeout=3,
+        read_timeout=10,
+        max_pool_connections=WORKERS,
     )
     return boto3.client("dynamodb", config=config)
 
@@ -68,7 +81,15 @@ class TransactionCancelled(Exception):
 def _codecs() -> tuple[Any, Any]:
     from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-    return TypeSerializer(), TypeDeserializer()
+    class ExactDeserializer(TypeDeserializer):
+        """boto3 reads numbers in a 38-digit context that raises `Rounded` on a stored value
+        written out with more digits (DynamoDB returns 9E+125 as 9 and 125 zeros); any
+        stored number converts to Decimal exactly, so read it as is."""
+
+        def _deserialize_n(self, value: str) -> Decimal:
+            return Decimal(value)
+
+    return TypeSerializer(), ExactDeserializer()
 
 
 def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -81,12 +102,34 @@ def deserialize(item: Mapping[str, Any]) -> Item:
     return {name: deserializer.deserialize(value) for name, value in item.items()}
 
 
+def error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
 def is_throttling(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") in THROTTLING_CODES
+    return error_code(error) in THROTTLING_CODES
 
 
-def _backoff(attempt: int) -> None:
+def is_invalid_request(error: ClientError) -> bool:
+    """DynamoDB refused the request itself (limits, number range): never worth retrying."""
+    return error_code(error) == VALIDATION_CODE
+
+
+def backoff(attempt: int) -> None:
+    """Sleep before retry `attempt` (0-based): capped exponential backoff with full jitter."""
     time.sleep(min(2.0, 0.05 * 2**attempt) * random.random())  # noqa: S311 - jitter, not crypto
+
+
+def parallel(function: Callable[[T], R], items: Sequence[T], workers: int = WORKERS) -> list[R]:
+    """`function` over `items` on a thread pool (the client is thread-safe), results in order.
+
+    The first exception raised by any call propagates (after every call has ended)."""
+    if len(items) <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(len(items), workers)) as pool:
+        futures = [pool.submit(function, item) for item in items]
+    # Every call has ended (the pool's exit waits): none is cut short by another's failure.
+    return [future.result() for future in futures]
 
 
 def _gave_up(operation: str, leftover: str) -> ClientError:
@@ -121,11 +164,8 @@ def batch_get(
         unique[offset : offset + BATCH_GET_LIMIT]
         for offset in range(0, len(unique), BATCH_GET_LIMIT)
     ]
-    if len(chunks) <= 1:
-        return [item for chunk in chunks for item in _batch_get_chunk(table, chunk, consistent)]
-    with ThreadPoolExecutor(max_workers=min(len(chunks), _READ_WORKERS)) as pool:
-        results = pool.map(lambda chunk: _batch_get_chunk(table, chunk, consistent), chunks)
-        return [item for chunk_items in results for item in chunk_items]
+    results = parallel(lambda chunk: _batch_get_chunk(table, chunk, consistent), chunks)
+    return [item for chunk_items in results for item in chunk_items]
 
 
 def _batch_get_chunk(table: str, keys: Sequence[Mapping[str, Any]], consistent: bool) -> list[Item]:
@@ -141,7 +181,7 @@ def _batch_get_chunk(table: str, keys: Sequence[Mapping[str, Any]], consistent: 
             break
         if attempt == _MAX_UNPROCESSED_ROUNDS:
             raise _gave_up("BatchGetItem", "UnprocessedKeys")
-        _backoff(attempt)
+        backoff(attempt)
     return found
 
 
@@ -187,12 +227,18 @@ def query(
 
 
 def scan(
-    table: str, *, segment: int = 0, total_segments: int = 1, projection: str | None = None
+    table: str,
+    *,
+    segment: int = 0,
+    total_segments: int = 1,
+    projection: str | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> Iterator[Item]:
     request: dict[str, Any] = {
         "TableName": table,
         "Segment": segment,
         "TotalSegments": total_segments,
+        **_expression_parts(names, None),
     }
     if projection:
         request["ProjectionExpression"] = projection
@@ -205,6 +251,40 @@ def scan(
         request["ExclusiveStartKey"] = last
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What a conditional write did: written, or refused with the item as it was then
+    (`current`; None when there was no item)."""
+
+    written: bool
+    current: Item | None = None
+
+
+def _conditional(operation: Callable[..., Any], request: dict[str, Any]) -> Outcome:
+    if "ConditionExpression" in request:
+        # The item as it was comes back in the error at no extra cost (absent: no item).
+        request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+    try:
+        operation(**request)
+    except ClientError as error:
+        if error_code(error) != _CONDITION_FAILED:
+            raise
+        found = error.response.get("Item")
+        return Outcome(False, deserialize(found) if found else None)
+    return Outcome(True)
+
+
+def _expression_parts(
+    names: Mapping[str, str] | None, values: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    parts: dict[str, Any] = {}
+    if names:
+        parts["ExpressionAttributeNames"] = dict(names)
+    if values:
+        parts["ExpressionAttributeValues"] = serialize(values)
+    return parts
+
+
 def put_item(
     table: str,
     item: Mapping[str, Any],
@@ -212,22 +292,17 @@ def put_item(
     condition: str | None = None,
     names: Mapping[str, str] | None = None,
     values: Mapping[str, Any] | None = None,
-) -> bool:
-    """Put `item`; False when `condition` does not hold (nothing written)."""
-    request: dict[str, Any] = {"TableName": table, "Item": serialize(item)}
+) -> Outcome:
+    """Put `item`; when `condition` does not hold nothing is written and the item as it
+    was comes back (`Outcome.current`), so a caller can merge and retry without a read."""
+    request: dict[str, Any] = {
+        "TableName": table,
+        "Item": serialize(item),
+        **_expression_parts(names, values),
+    }
     if condition:
         request["ConditionExpression"] = condition
-    if names:
-        request["ExpressionAttributeNames"] = dict(names)
-    if values:
-        request["ExpressionAttributeValues"] = serialize(values)
-    try:
-        client().put_item(**request)
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return _conditional(client().put_item, request)
 
 
 def update_item(
@@ -238,26 +313,18 @@ def update_item(
     names: Mapping[str, str] | None = None,
     values: Mapping[str, Any] | None = None,
     condition: str | None = None,
-) -> bool:
-    """Update one item; False when `condition` does not hold."""
+) -> Outcome:
+    """Update one item; when `condition` does not hold, nothing changes and the item as it
+    was comes back."""
     request: dict[str, Any] = {
         "TableName": table,
         "Key": serialize(key),
         "UpdateExpression": expression,
+        **_expression_parts(names, values),
     }
-    if names:
-        request["ExpressionAttributeNames"] = dict(names)
-    if values:
-        request["ExpressionAttributeValues"] = serialize(values)
     if condition:
         request["ConditionExpression"] = condition
-    try:
-        client().update_item(**request)
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return _conditional(client().update_item, request)
 
 
 def batch_write(
@@ -278,7 +345,7 @@ def batch_write(
                 break
             if attempt == _MAX_UNPROCESSED_ROUNDS:
                 raise _gave_up("BatchWriteItem", "UnprocessedItems")
-            _backoff(attempt)
+            backoff(attempt)
 
 
 @dataclass(frozen=True)
@@ -291,52 +358,44 @@ class Put:
 
 
 @dataclass(frozen=True)
-class Add:
-    """`ADD` numeric deltas to one item (creating it), optionally `SET`ting plain attributes."""
-
+class Update:
     table: str
     key: Mapping[str, Any]
-    deltas: Mapping[str, Any]
-    sets: Mapping[str, Any] | None = None
+    expression: str
+    names: Mapping[str, str] | None = None
+    values: Mapping[str, Any] | None = None
+    condition: str | None = None
 
 
-def _action(action: Put | Add) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Delete:
+    table: str
+    key: Mapping[str, Any]
+    condition: str | None = None
+    names: Mapping[str, str] | None = None
+
+
+Action = Put | Update | Delete
+
+
+def _action(action: Action) -> dict[str, Any]:
+    body: dict[str, Any] = {"TableName": action.table}
     if isinstance(action, Put):
-        body: dict[str, Any] = {"TableName": action.table, "Item": serialize(action.item)}
-        if action.condition:
-            body["ConditionExpression"] = action.condition
-        if action.names:
-            body["ExpressionAttributeNames"] = dict(action.names)
-        if action.values:
-            body["ExpressionAttributeValues"] = serialize(action.values)
-        return {"Put": body}
-    names: dict[str, str] = {}
-    values: dict[str, Any] = {}
-    adds: list[str] = []
-    for index, (name, value) in enumerate(sorted(action.deltas.items())):
-        names[f"#a{index}"] = name
-        values[f":a{index}"] = value
-        adds.append(f"#a{index} :a{index}")
-    expression = "ADD " + ", ".join(adds)
-    if action.sets:
-        assignments = []
-        for index, (name, value) in enumerate(sorted(action.sets.items())):
-            names[f"#s{index}"] = name
-            values[f":s{index}"] = value
-            assignments.append(f"#s{index} = :s{index}")
-        expression += " SET " + ", ".join(assignments)
-    return {
-        "Update": {
-            "TableName": action.table,
-            "Key": serialize(action.key),
-            "UpdateExpression": expression,
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": serialize(values),
-        }
-    }
+        body["Item"] = serialize(action.item)
+        body.update(_expression_parts(action.names, action.values))
+    elif isinstance(action, Update):
+        body["Key"] = serialize(action.key)
+        body["UpdateExpression"] = action.expression
+        body.update(_expression_parts(action.names, action.values))
+    else:
+        body["Key"] = serialize(action.key)
+        body.update(_expression_parts(action.names, None))
+    if action.condition:
+        body["ConditionExpression"] = action.condition
+    return {type(action).__name__: body}
 
 
-def transact_write(actions: Sequence[Put | Add]) -> None:
+def transact_write(actions: Sequence[Action]) -> None:
     """One TransactWriteItems call (at most 100 actions), all or nothing.
 
     Raises TransactionCancelled with the per-action reason codes when DynamoDB

@@ -1,10 +1,13 @@
 """Clock, UTC counter buckets, exact covers of ranges, and calendar intervals in any timezone.
 
 Counters are kept in UTC buckets of a ladder of resolutions that nest exactly
-(minute within quarter-hour within hour within day within month). Every UTC
-offset in use is a multiple of 15 minutes, so any local calendar boundary falls
-on a quarter-hour bucket edge and every local hour/day/week/month/year is tiled
-exactly by buckets; `cover` finds the coarsest such tiling.
+(minute within quarter-hour within hour within day within month within year).
+Every UTC offset in use is a multiple of 15 minutes, so any local calendar
+boundary falls on a quarter-hour bucket edge and every local
+hour/day/week/month/year is tiled exactly by buckets; `cover` finds the
+coarsest such tiling. A series of counters may keep only the fine end of the
+ladder (API usage is only ever read over the last day); covers take the
+ladder of the series they read.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ HOUR = 3600
 DAY = 86400
 # Minute buckets expire after this; every rolling window up to 30 days stays exact.
 MINUTE_RETENTION_SECONDS = 35 * DAY
+# No event is older: every "since the beginning" read starts here.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 class Resolution(Enum):
@@ -33,6 +38,7 @@ class Resolution(Enum):
     HOUR = "h"
     DAY = "d"
     MONTH = "M"
+    YEAR = "Y"
 
     @property
     def seconds(self) -> int | None:
@@ -43,13 +49,16 @@ class Resolution(Enum):
         if size is not None:
             return epoch - epoch % size
         moment = datetime.fromtimestamp(epoch, UTC)
-        return int(datetime(moment.year, moment.month, 1, tzinfo=UTC).timestamp())
+        month = 1 if self is Resolution.YEAR else moment.month
+        return int(datetime(moment.year, month, 1, tzinfo=UTC).timestamp())
 
     def next(self, bucket: int) -> int:
         size = self.seconds
         if size is not None:
             return bucket + size
         moment = datetime.fromtimestamp(bucket, UTC)
+        if self is Resolution.YEAR:
+            return int(datetime(moment.year + 1, 1, 1, tzinfo=UTC).timestamp())
         year, month = (
             (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
         )
@@ -62,8 +71,16 @@ _FIXED_SECONDS = {
     Resolution.HOUR: HOUR,
     Resolution.DAY: DAY,
 }
-LADDER = (Resolution.MINUTE, Resolution.QUARTER, Resolution.HOUR, Resolution.DAY, Resolution.MONTH)
-COARSEST_FIRST = tuple(reversed(LADDER))
+Ladder = tuple[Resolution, ...]
+# Finest first. Every ladder starts with minutes: every range is resolved to whole minutes.
+LADDER: Ladder = (
+    Resolution.MINUTE,
+    Resolution.QUARTER,
+    Resolution.HOUR,
+    Resolution.DAY,
+    Resolution.MONTH,
+    Resolution.YEAR,
+)
 
 
 @dataclass(frozen=True, order=True)
@@ -177,18 +194,20 @@ def resolve_range(start: datetime, end: datetime) -> tuple[int, int]:
     return floor_minute(start), ceil_minute(end)
 
 
-def cover(start: int, end: int) -> list[Bucket]:
-    """The coarsest buckets that tile `[start, end)` exactly (both minute-aligned, UTC epochs).
+def cover(start: int, end: int, ladder: Ladder = LADDER) -> list[Bucket]:
+    """The coarsest buckets of `ladder` that tile `[start, end)` exactly (both minute-aligned,
+    UTC epochs).
 
     Greedy from the left: the ladder nests, so at each point the largest bucket
     that starts there and fits is part of the minimal tiling.
     """
     if start % MINUTE or end % MINUTE:
         raise ValueError("cover bounds must be whole minutes")
+    coarsest_first = ladder[::-1]
     buckets: list[Bucket] = []
     point = start
     while point < end:
-        for resolution in COARSEST_FIRST:
+        for resolution in coarsest_first:
             if resolution.floor(point) == point and resolution.next(point) <= end:
                 buckets.append(Bucket(resolution, point))
                 point = resolution.next(point)
@@ -196,8 +215,8 @@ def cover(start: int, end: int) -> list[Bucket]:
     return buckets
 
 
-def signed_cover(start: int, end: int) -> list[tuple[int, Bucket]]:
-    """The fewest (sign, bucket) pairs summing exactly to `[start, end)`.
+def signed_cover(start: int, end: int, ladder: Ladder = LADDER) -> list[tuple[int, Bucket]]:
+    """The fewest (sign, bucket) pairs of `ladder` summing exactly to `[start, end)`.
 
     Adding the plain cover is not always cheapest: an Asia/Kolkata day (18:30 to
     18:30 UTC) needs 27 buckets, but one UTC day bucket plus the 18:30-24:00 tail
@@ -205,19 +224,20 @@ def signed_cover(start: int, end: int) -> list[tuple[int, Bucket]]:
     tails. Each end may move to a UTC day or month boundary on either side, the
     piece in between added or subtracted; the cheapest combination wins.
     """
-    direct = [(1, bucket) for bucket in cover(start, end)]
-    if end - start < DAY:
+    direct = [(1, bucket) for bucket in cover(start, end, ladder)]
+    boundaries = [res for res in (Resolution.DAY, Resolution.MONTH) if res in ladder]
+    if end - start < DAY or not boundaries:
         return direct
 
     def moves(point: int, outward: int) -> list[tuple[int, list[tuple[int, Bucket]]]]:
         """(new point, signed buckets restoring `point`); `outward` is -1 on the left."""
         options: list[tuple[int, list[tuple[int, Bucket]]]] = [(point, [])]
-        for resolution in (Resolution.DAY, Resolution.MONTH):
+        for resolution in boundaries:
             below = resolution.floor(point)
             for moved in {below, resolution.next(below)} - {point}:
                 low, high = min(moved, point), max(moved, point)
                 sign = -1 if (moved - point) * outward > 0 else 1
-                options.append((moved, [(sign, bucket) for bucket in cover(low, high)]))
+                options.append((moved, [(sign, bucket) for bucket in cover(low, high, ladder)]))
         return options
 
     best = direct
@@ -225,15 +245,17 @@ def signed_cover(start: int, end: int) -> list[tuple[int, Bucket]]:
         for right, right_pieces in moves(end, 1):
             if left >= right or len(left_pieces) + len(right_pieces) >= len(best):
                 continue
-            plan = left_pieces + [(1, bucket) for bucket in cover(left, right)] + right_pieces
+            plan = (
+                left_pieces + [(1, bucket) for bucket in cover(left, right, ladder)] + right_pieces
+            )
             if len(plan) < len(best):
                 best = plan
     return best
 
 
-def buckets_at(minute: int) -> list[Bucket]:
-    """Every bucket of the ladder that contains the minute starting at epoch `minute`."""
-    return [Bucket(resolution, resolution.floor(minute)) for resolution in LADDER]
+def buckets_at(minute: int, ladder: Ladder = LADDER) -> list[Bucket]:
+    """Every bucket of `ladder` that contains the minute starting at epoch `minute`."""
+    return [Bucket(resolution, resolution.floor(minute)) for resolution in ladder]
 
 
 class Unit(Enum):

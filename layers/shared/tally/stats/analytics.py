@@ -18,10 +18,11 @@ from typing import Any
 from tally import counters, metrics, payload
 from tally.counters import Counts
 from tally.errors import bad_request
-from tally.models import EARLIEST, FUTURE_SLACK, ApiModel
+from tally.models import FUTURE_SLACK, ApiModel
 from tally.stats import campaigns
 from tally.stats.shared import messages, percent
 from tally.timeutil import (
+    EARLIEST,
     Unit,
     calendar_intervals,
     format_millis,
@@ -37,9 +38,10 @@ MAX_LIMIT = 100
 
 DEFAULT_DAYS = 30
 BEST_SEND_TIMES_DAYS = 90
-# Caps keep every read bounded: one counter item per day (trends) or per hour
-# (best send times) of the range, read 100 per BatchGetItem call.
-MAX_TREND_DAYS = 3660
+# Trends answer one entry per day, so they read one counter item per day: a year of daily
+# points (what a chart shows) bounds a call at about 370 items. Best send times reads one
+# cover of its range (a few dozen items) whatever its length.
+MAX_TREND_DAYS = 366
 MAX_SEND_TIME_DAYS = 366
 CAMPAIGN_STATUSES = ("completed", "sending", "scheduled", "failed")
 TREND_CAMPAIGN_STATUSES = ("completed", "sending", "failed")
@@ -328,38 +330,36 @@ def top_campaigns(
     return [row for _, row in ranked[:limit]]
 
 
-def _send_time_entries(key: str, totals: dict[int, list[int]]) -> list[dict[str, Any]]:
-    return [
-        {
-            key: slot,
-            "totalSent": total,
-            "delivered": delivered,
-            "deliveryRate": percent(delivered, total),
-        }
-        for slot, (total, delivered) in sorted(totals.items())
-        if total
-    ]
+def _send_time_entries(key: str, counts: Counts, slots: range, name: Any) -> list[dict[str, Any]]:
+    entries = []
+    for slot in slots:
+        total = counts.count(name(slot, "total"))
+        delivered = counts.count(name(slot, "delivered"))
+        if total:
+            entries.append(
+                {
+                    key: slot,
+                    "totalSent": total,
+                    "delivered": delivered,
+                    "deliveryRate": percent(delivered, total),
+                }
+            )
+    return entries
 
 
 def best_send_times(account: str, start_date: str | None, end_date: str | None) -> dict[str, Any]:
-    """Messages by UTC hour of day and by day of week (0 = Sunday) of their send time,
-    summed from one counter read per UTC hour of the window (one batched read)."""
+    """Messages by UTC hour of day and by day of week (0 = Sunday) of their send time.
+
+    Every counter item carries its messages per hour of day and day of week
+    (`metrics.send_hour`, `metrics.send_weekday`), so one cover read of the range
+    (a few dozen items for 90 days) gives both, whatever the range's length."""
     dates = date_range(
         start_date, end_date, default_days=BEST_SEND_TIMES_DAYS, max_days=MAX_SEND_TIME_DAYS
     )
-    hours = list(calendar_intervals(dates.start, dates.end, Unit.HOUR, get_zone("UTC")))
-    by_hour: dict[int, list[int]] = {}
-    by_day: dict[int, list[int]] = {}
-    for (hour_start, _), counts in zip(hours, _read(account, dates, hours), strict=True):
-        totals = messages(counts)
-        # isoweekday() is 1 (Monday) .. 7 (Sunday); the seed counts from Sunday = 0.
-        for slot, table in ((hour_start.hour, by_hour), (hour_start.isoweekday() % 7, by_day)):
-            entry = table.setdefault(slot, [0, 0])
-            entry[0] += totals["total"]
-            entry[1] += totals["delivered"]
+    (counts,) = _read(account, dates, [(dates.start, dates.end)])
     return {
-        "byHour": _send_time_entries("hour", by_hour),
-        "byDayOfWeek": _send_time_entries("dayOfWeek", by_day),
+        "byHour": _send_time_entries("hour", counts, range(24), metrics.send_hour),
+        "byDayOfWeek": _send_time_entries("dayOfWeek", counts, range(7), metrics.send_weekday),
     }
 
 

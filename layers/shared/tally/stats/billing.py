@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from tally import counters, ingest
+from tally import counters, events
 from tally.models import ApiModel, CreditProduct, PortalUrls, Subscription
 from tally.stats.shared import account_credit_balance, credit_balance
 
@@ -59,7 +59,7 @@ def status(account: str) -> dict[str, Any]:
     and subscription are null, portal_urls has both URLs null,
     available_credit_products is empty and no credits are included.
     """
-    profile = ingest.billing_profile(account) or {}
+    profile = events.billing_profile(account) or {}
     available = credit_balance(counters.read_all_time(account), profile)
     included = int(profile.get("included_credits") or 0)
     subscription = profile.get("subscription")

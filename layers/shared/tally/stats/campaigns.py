@@ -5,18 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from tally import storage
-from tally.config import get_settings
+from tally import events
 from tally.timeutil import format_instant, parse_instant, resolve_range
-
-_NAMES = {
-    "#id": "event_id",
-    "#name": "name",
-    "#status": "status",
-    "#audience": "audience",
-    "#created": "occurred_at",
-    "#completed": "completed_at",
-}
 
 
 @dataclass(frozen=True)
@@ -38,14 +28,7 @@ def created_between(account: str, start: datetime, end: datetime) -> list[Campai
     campaigns, never with the number of messages.
     """
     low, high = (format_instant(datetime.fromtimestamp(b, UTC)) for b in resolve_range(start, end))
-    items = storage.query(
-        get_settings().events_table,
-        "pk = :pk AND begins_with(sk, :prefix)",
-        {":pk": account, ":prefix": "campaign#", ":low": low, ":high": high},
-        names=_NAMES,
-        filter_expression="#created >= :low AND #created < :high",
-        projection=", ".join(_NAMES),
-    )
+    items = events.campaigns_created(account, low, high)
     found = [
         Campaign(
             id=str(item["event_id"]),

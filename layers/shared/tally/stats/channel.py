@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ConfigDict, Field
 
-from tally import counters, ingest, metrics, payload
+from tally import counters, events, metrics, payload
 from tally.counters import Counts
 from tally.errors import FieldError, TallyError, bad_request
 from tally.models import ApiModel
@@ -225,7 +225,7 @@ def channel_stats(
     except ValueError:
         raise bad_request("timezone", f"unknown IANA timezone {request.timezone!r}") from None
     intervals = intervals_for(request, zone, now())
-    currency = shared.currency(ingest.billing_profile(account))
+    currency = shared.currency(events.billing_profile(account))
     return [
         entry(counts, channel, currency, interval, zone)
         for interval, counts in zip(

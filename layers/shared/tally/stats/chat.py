@@ -21,9 +21,9 @@ from pydantic import BeforeValidator, ConfigDict, Field
 from tally import counters, metrics, payload
 from tally.counters import Counts
 from tally.errors import FieldError, TallyError, bad_request
-from tally.models import EARLIEST, ApiModel
+from tally.models import ApiModel
 from tally.stats.channel import Interval, bounded_intervals
-from tally.timeutil import Unit, epoch, now
+from tally.timeutil import EARLIEST, Unit, epoch, now
 
 FORM = "application/x-www-form-urlencoded"
 MAX_LIMIT = 1000

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 
-from tally import counters, ingest, metrics, storage, timeutil
+from tally import counters, events, metrics, timeutil
 from tally.config import get_settings
 from tally.counters import Counts
 from tally.errors import bad_request
@@ -30,7 +30,6 @@ from tally.timeutil import (
     parse_instant,
 )
 
-RECENT_ACTIVITY_INDEX = "recent-activity"
 RECENT_ACTIVITY_LIMIT = 10
 _UTC = get_zone("UTC")
 
@@ -147,32 +146,10 @@ def window(scope: Scope, now: datetime, first_event: datetime | None = None) -> 
     return Window(scope, unit, buckets, previous)
 
 
-def first_activity(account: str) -> datetime | None:
-    """When the account's oldest message, OTP or campaign happened (one Query of one item)."""
-    items = storage.query(
-        get_settings().events_table,
-        "activity_pk = :account",
-        {":account": account},
-        index=RECENT_ACTIVITY_INDEX,
-        forward=True,
-        limit=1,
-    )
-    first = next(iter(items), None)
-    return None if first is None else parse_instant(str(first["occurred_at"]))
-
-
 def recent_activity(account: str, now: datetime) -> list[Activity]:
     """The newest messages, OTPs and campaigns up to the current minute, newest first."""
     # Index keys start with the fixed-width occurred_at, so a string bound is a time bound.
     upper = format_instant(datetime.fromtimestamp(ceil_minute(now), UTC))
-    items = storage.query(
-        get_settings().events_table,
-        "activity_pk = :account AND activity_sk < :upper",
-        {":account": account, ":upper": upper},
-        index=RECENT_ACTIVITY_INDEX,
-        forward=False,
-        limit=RECENT_ACTIVITY_LIMIT,
-    )
     return [
         Activity(
             type=str(item["kind"]),
@@ -180,7 +157,7 @@ def recent_activity(account: str, now: datetime) -> list[Activity]:
             status=None if item.get("status") is None else str(item["status"]),
             occurred_at=format_millis(parse_instant(str(item["occurred_at"]))),
         )
-        for item in items
+        for item in events.recent_activity(account, upper, RECENT_ACTIVITY_LIMIT)
     ]
 
 
@@ -208,21 +185,43 @@ def operators(counts: Counts) -> list[OperatorTotal]:
     return [OperatorTotal(operator=name, total=total) for name, total in ranked]
 
 
+def has_activity(counts: Counts) -> bool:
+    """Whether `counts` hold a counted message, an OTP session or a campaign."""
+    return bool(
+        shared.messages(counts)["total"]
+        or counts.count(metrics.OTP_TOTAL)
+        or counts.count(metrics.CAMPAIGNS_TOTAL)
+    )
+
+
+def _read(account: str, scope: Scope, now: datetime) -> tuple[Window, list[Counts], Counts, Counts]:
+    """The window, its buckets' counts, the previous window's and the all-time counts.
+
+    A fixed scope reads everything in one batched read. `all` first reads the year items
+    (the all-time counts, which also tell the account's first active year), then the
+    months from there, and starts at the first month with activity."""
+    years = counters.all_time_keys(account)
+    if scope is not Scope.ALL:
+        span = window(scope, now)
+        ranges = [*span.buckets, *([span.previous] if span.previous else [])]
+        read, by_year = counters.read_ranges_and_items(account, ranges, also=years)
+        previous = read[len(span.buckets)] if span.previous else Counts()
+        return span, read[: len(span.buckets)], previous, counters.total(by_year.values())
+    by_year = counters.read_keys(years)
+    active = [key for key in years if has_activity(by_year[key])]
+    first = datetime.fromtimestamp(int(active[0].rsplit("#", 1)[1]), UTC) if active else None
+    span = window(scope, now, first)
+    per_bucket = counters.read_ranges(account, span.buckets)
+    lead = next((n for n, counts in enumerate(per_bucket) if has_activity(counts)), None)
+    skip = len(per_bucket) - 1 if lead is None else lead
+    trimmed = Window(scope, span.unit, span.buckets[skip:], None)
+    return trimmed, per_bucket[skip:], Counts(), counters.total(by_year.values())
+
+
 def dashboard(account: str, scope: Scope, now: datetime | None = None) -> DashboardResponse:
     now = now or timeutil.now()
-    first = first_activity(account) if scope is Scope.ALL else None
-    span = window(scope, now, first)
-    ranges = list(span.buckets)
-    if span.previous is not None:
-        ranges.append(span.previous)
-    read = counters.read_ranges(account, ranges)
-    per_bucket = read[: len(span.buckets)]
-    previous = read[len(span.buckets)] if span.previous is not None else Counts()
-    all_time = counters.read_all_time(account)
-
-    scoped = Counts()
-    for counts in per_bucket:
-        scoped.add(counts)
+    span, per_bucket, previous, all_time = _read(account, scope, now)
+    scoped = counters.total(per_bucket)
     scoped_messages = shared.messages(scoped)
     labels = [start.strftime(_LABELS[span.unit]) for start, _ in span.buckets]
     charts = Charts(
@@ -250,8 +249,8 @@ def dashboard(account: str, scope: Scope, now: datetime | None = None) -> Dashbo
         otp_verification_success_rate_percent=shared.percent(
             scoped.count(metrics.otp("verified")), scoped.count(metrics.OTP_TOTAL)
         ),
-        # The all-time item is already read; billing derives the same number from it.
-        credit_balance=shared.credit_balance(all_time, ingest.billing_profile(account)),
+        # The all-time counts are already read; billing derives the same number from them.
+        credit_balance=shared.credit_balance(all_time, events.billing_profile(account)),
         charts=charts,
         recent_activity=recent_activity(account, now),
     )

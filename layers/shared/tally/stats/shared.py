@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from tally import counters, ingest, metrics
+from tally import counters, events, metrics
 from tally.counters import Counts
 
 
@@ -48,4 +48,4 @@ def credit_balance(all_time: Counts, profile: Mapping[str, Any] | None) -> int:
 
 def account_credit_balance(account: str) -> int:
     """The account's current credit balance (dashboard and billing report this same number)."""
-    return credit_balance(counters.read_all_time(account), ingest.billing_profile(account))
+    return credit_balance(counters.read_all_time(account), events.billing_profile(account))

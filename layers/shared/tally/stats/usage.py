@@ -15,25 +15,13 @@ from typing import Any
 from pydantic import Field
 
 from tally import counters, metrics, payload, timeutil
+from tally.contributions import USAGE
 from tally.errors import FieldError, TallyError
 from tally.models import ApiModel
 from tally.timeutil import Unit, get_zone, local_floor
 
 # The seed's twelve counters, always present and in this order.
-SEED_NAMES = (
-    "api_key_added",
-    "api_key_updated",
-    "api_key_deleted",
-    "queue_added",
-    "queue_updated",
-    "queue_deleted",
-    "listener_added",
-    "listener_updated",
-    "listener_deleted",
-    "message_added",
-    "message_published_ok",
-    "message_published_not_ok",
-)
+SEED_NAMES = metrics.USAGE_SEED_NAMES
 _JSON_TYPES = ("application/json", "application/*", "*/*")
 
 
@@ -79,7 +67,7 @@ def window_counts(counts: Mapping[str, int]) -> dict[str, int]:
 
 def usage_document(account: str, self_href: str, now: datetime | None = None) -> dict[str, Any]:
     spans = windows(now or timeutil.now())
-    read = counters.read_ranges(account, list(spans.values()))
+    read = counters.read_ranges(account, list(spans.values()), USAGE)
     return {
         "aggregated_api_usage_events": {
             name: window_counts(counts.with_prefix(metrics.USAGE_PREFIX))
