@@ -69,13 +69,14 @@ def _run_serve(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from tally_dev import ops
+    from tally_dev import openapi, ops
 
     parser = argparse.ArgumentParser(prog="tally", description="Tally developer tooling")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_serve_parser(subparsers)
     ops.register(subparsers)
+    openapi.register(subparsers)
     return parser
 
 
