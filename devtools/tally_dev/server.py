@@ -220,7 +220,11 @@ def serve(options: Options) -> int:
             from tally_dev.demo import announce
 
             announce(runtime, secret)
-        stopping.wait()
+        # Python runs signal handlers in the main thread, between bytecodes: when the kernel
+        # hands SIGINT to another thread, a main thread blocked in an untimed wait would
+        # never run it. Waking every 0.2 s bounds that delay.
+        while not stopping.wait(0.2):
+            pass
     except KeyboardInterrupt:
         log.info("interrupted")
     finally:

@@ -130,7 +130,12 @@ def assert_stopped_cleanly(
     and the port closed."""
     started = time.monotonic()
     server.process.send_signal(signal.SIGINT)
-    code = server.process.wait(30)
+    try:
+        code = server.process.wait(30)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+        pytest.fail("tally serve did not stop within 30 s of Ctrl-C:\n" + server.text[-4000:])
     took = time.monotonic() - started
     time.sleep(0.2)  # the reader thread's last lines
     print(f"\nstopped in {took:.2f} s")

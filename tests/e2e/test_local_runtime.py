@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
+import os
+import platform
 import re
 import signal
 import socket
@@ -291,6 +294,32 @@ def test_ctrl_c_during_the_demo_load_stops_within_5_s_and_the_port_never_hangs(
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{own.base_url}/v1/stats", timeout=5)
     assert_stopped_cleanly(own)
+
+
+# tgkill(2): a signal to one thread of a process (Linux).
+_TGKILL = {"x86_64": 234, "aarch64": 131}.get(platform.machine())
+
+
+@pytest.mark.skipif(
+    _TGKILL is None or not Path("/proc/self/task").is_dir(), reason="needs Linux's tgkill"
+)
+def test_ctrl_c_delivered_to_another_thread_still_stops_the_server(tmp_path: Path) -> None:
+    """The kernel may hand a process's SIGINT to any thread; Python runs the handler in
+    the main thread only, so a main thread blocked in an untimed wait never stopped."""
+    own = start_server(tmp_path)
+    pid = own.process.pid
+    others = [int(tid) for tid in os.listdir(f"/proc/{pid}/task") if int(tid) != pid]
+    libc = ctypes.CDLL(None, use_errno=True)
+    started = time.monotonic()
+    assert libc.syscall(_TGKILL, pid, others[-1], signal.SIGINT) == 0
+    try:
+        code = own.process.wait(10)
+    except subprocess.TimeoutExpired:
+        own.process.kill()
+        own.process.wait()
+        pytest.fail("SIGINT to a non-main thread did not stop tally serve")
+    assert code == 0
+    assert time.monotonic() - started <= 5
 
 
 def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
