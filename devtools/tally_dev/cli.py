@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tally_dev import ops
+from tally_dev import openapi, ops
 from tally_dev.engine import ENGINES
 
 
@@ -65,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_serve_parser(subparsers)
     ops.register(subparsers)
+    openapi.register(subparsers)
     return parser
 
 

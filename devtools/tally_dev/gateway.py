@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from tally_dev import openapi
 from tally_dev import template as tpl
 from tally_dev.functions import Functions, HandlerUnavailable
 
@@ -269,33 +270,8 @@ class Gateway:
         return self.handle(Request(method, target, header_list, payload))
 
     def openapi(self) -> dict[str, Any]:
-        """Every handler app's OpenAPI document, merged (paths and components)."""
-        merged: dict[str, Any] = {
-            "openapi": "3.0.3",
-            "info": {"title": "Tally", "version": "local"},
-            "servers": [{"url": "/"}],
-            "paths": {},
-            "components": {},
-        }
-        seen: set[str] = set()
-        for route in self.template.routes:
-            if route.handler.function in seen:
-                continue
-            seen.add(route.handler.function)
-            try:
-                app = getattr(self.functions.pool(route.handler).module(), "app", None)
-            except HandlerUnavailable as error:
-                log.warning("%s", error)
-                continue
-            if app is None or not hasattr(app, "get_openapi_json_schema"):
-                continue
-            schema = json.loads(app.get_openapi_json_schema(title="Tally", version="local"))
-            for path, operations in schema.get("paths", {}).items():
-                merged["paths"].setdefault(path, {}).update(operations)
-            for section, entries in schema.get("components", {}).items():
-                merged["components"].setdefault(section, {}).update(entries)
-            merged["openapi"] = schema.get("openapi", merged["openapi"])
-        return merged
+        """Every handler app's OpenAPI document, merged (tally_dev.openapi)."""
+        return openapi.build(self.template, self.functions)
 
 
 class _RequestHandler(BaseHTTPRequestHandler):

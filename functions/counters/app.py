@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent, ev
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tally import counters
-from tally.http import logger, metrics
+from tally.observability import logger, metrics
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -442,7 +442,8 @@ def test_amounts_in_the_account_currency_sum_exactly(keys, world):
     ],
 )
 def test_bad_requests_name_the_field(keys, body, status, field):
-    response = request(keys["acme"], "whatsapp", body)
+    # As the seed sends it: a body of text is declared JSON (without, it would be a 415).
+    response = request(keys["acme"], "whatsapp", body, {"Content-Type": "application/json"})
     assert response["statusCode"] == status, response["body"]
     assert response["headers"]["content-type"] == "application/problem+json"
     assert [error["field"] for error in response["json"]["errors"]] == [field]
