@@ -7,6 +7,7 @@ silently.
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ from bench.harness import Backend
 from bench.meter import Usage
 from tally.timeutil import now
 from tally_dev import template
-from tests.support import proxy_event
+from tally_dev.lambda_kit import proxy_event
 
 WRITE_GROUPS = frozenset({"ingest", "keys", "counters"})
 # Every group's key scopes; stats:read and billing:read cover all read routes.
@@ -147,12 +148,15 @@ def _p95(values: Sequence[float]) -> float:
 def measure(bench: Backend, call: Call, key: str, repeats: int) -> Measurement:
     """Median and p95 latency over `repeats` warm calls (one warm-up call first, which also
     caches the API key as a warm container does), and the DynamoDB use of one call."""
+    headers = {"Authorization": f"Bearer {key}"}
+    if call.body is not None:
+        headers["Content-Type"] = "application/json"
     event = proxy_event(
         call.method,
         call.path,
-        key=key,
-        body=call.body,
-        query=call.query,
+        headers=headers,
+        body=None if call.body is None else json.dumps(call.body),
+        query=call.query or {},
         resource=call.resource,
         path_parameters=call.path_parameters,
     )

@@ -20,7 +20,7 @@ from bench.meter import Meter, Usage, item_size, write_units
 from tally import auth, storage
 from tally.config import get_settings, reset_settings
 from tally_dev import template
-from tests.support import FakeContext, handler_module
+from tally_dev.lambda_kit import LambdaContext, function_module
 
 NOW = "2026-06-10T12:34:56Z"
 NAIVE_TABLE = "NaiveCountersTable"
@@ -78,7 +78,7 @@ class Backend:
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
             # Handlers that add no metric make Powertools warn on every call.
             warnings.filterwarnings("ignore", "No application metrics to publish")
-            response = handler_module(group).lambda_handler(event, FakeContext())
+            response = function_module(group).lambda_handler(event, LambdaContext())
         return response, self.meter.stop()
 
     def write_units_of(self, usage: Usage) -> int:

@@ -1,4 +1,4 @@
-"""DynamoDB request, item and capacity metering through botocore event hooks.
+"""DynamoDB request, item and capacity metering of the calls `tally_dev.lambda_kit` records.
 
 Capacity is computed from item sizes as DynamoDB bills it (moto reports no
 real consumed capacity): an eventually consistent read costs 0.5 RCU per 4 KB
@@ -10,15 +10,14 @@ cost 1 WCU per 1 KB per item, 2 in a transaction.
 from __future__ import annotations
 
 import math
-import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-_PARAMS = "tally_bench_params"
-_SKIP = "tally_bench_skip"
+from tally_dev.lambda_kit import DynamoDBCalls
+
 READ_UNIT = 4096
 WRITE_UNIT = 1024
 
@@ -90,44 +89,34 @@ class Usage:
 
 
 class Meter:
-    """Counts every DynamoDB call made through one botocore client while recording."""
+    """Counts the DynamoDB calls made through one botocore client while recording
+    (`tally_dev.lambda_kit.DynamoDBCalls` records them)."""
 
     def __init__(self, ignored_tables: frozenset[str] = frozenset()) -> None:
         self.usage = Usage()
-        self.recording = False
         # Calls on these tables are left out (API key lookups: cached per warm container,
         # so whether a call makes one depends on the clock, not on the data).
         self.ignored_tables = ignored_tables
-        # The service runs large BatchGetItems on threads: per-call state lives in botocore's
-        # per-call `context` dict, and totals change under a lock.
-        self._lock = threading.Lock()
+        self._client: Any = None
+        self._recording: DynamoDBCalls | None = None
 
     def install(self, client: Any) -> None:
-        events = client.meta.events
-        # API parameters are only visible before the request is serialized.
-        events.register(
-            "before-parameter-build.dynamodb", self._params_of, unique_id="tally-bench-params"
-        )
-        events.register("before-call.dynamodb", self._before, unique_id="tally-bench-before")
-        events.register("after-call.dynamodb", self._after, unique_id="tally-bench-after")
+        self._client = client
 
     def start(self) -> None:
-        self.usage = Usage()
-        self.recording = True
+        self._recording = DynamoDBCalls(self._client).start()
 
     def stop(self) -> Usage:
-        self.recording = False
+        assert self._recording is not None, "stop() without start()"
+        calls, self._recording = self._recording.stop(), None
+        self.usage = Usage()
+        for call in calls:
+            if call.params.get("TableName") in self.ignored_tables:
+                continue
+            self._count_request(call.operation, call.params)
+            if call.response is not None and not call.failed:
+                self._count_response(call.operation, call.params, call.response)
         return self.usage
-
-    def _params_of(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        context[_PARAMS] = params
-        context[_SKIP] = not self.recording or params.get("TableName") in self.ignored_tables
-
-    def _before(self, model: Any, context: dict[str, Any], **_: Any) -> None:
-        if context.get(_SKIP, True):
-            return
-        with self._lock:
-            self._count_request(model.name, context[_PARAMS])
 
     def _count_request(self, name: str, params: dict[str, Any]) -> None:
         self.usage.requests[name] += 1
@@ -146,14 +135,6 @@ class Meter:
                 self.usage.put_wcu += write_units(item_size(body["Item"]), transactional=True)
             elif kind in ("Update", "Delete"):
                 self.usage.write_keys.append((body["TableName"], body["Key"]["pk"]["S"]))
-
-    def _after(
-        self, model: Any, parsed: Mapping[str, Any], context: dict[str, Any], **_: Any
-    ) -> None:
-        if context.get(_SKIP, True) or "Error" in parsed:
-            return
-        with self._lock:
-            self._count_response(model.name, context[_PARAMS], parsed)
 
     def _count_response(
         self, name: str, params: Mapping[str, Any], parsed: Mapping[str, Any]

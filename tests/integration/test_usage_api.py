@@ -279,13 +279,11 @@ def test_sample_event_is_served(keys):
 
 def test_one_batched_counters_read_per_call(keys, stream):
     from tally import auth, storage
+    from tally_dev.lambda_kit import DynamoDBCalls
 
     post_events(keys["acme"], usage_events())
     stream.drain()
-    calls: list[str] = []
-    storage.client().meta.events.register(
-        "before-call.dynamodb", lambda model, **_: calls.append(model.name)
-    )
     auth.clear_cache()  # the key lookup counts too, as on a cold container
-    assert get(keys["acme_read"])["statusCode"] == 200
-    assert sorted(calls) == ["BatchGetItem", "GetItem"]
+    with DynamoDBCalls(storage.client()) as calls:
+        assert get(keys["acme_read"])["statusCode"] == 200
+    assert sorted(calls.operations()) == ["BatchGetItem", "GetItem"]

@@ -1,4 +1,8 @@
-"""The benchmark harness on a tiny dataset: its invariants hold and its report renders."""
+"""The benchmark harness on a tiny dataset: its invariants hold and its report renders.
+
+Not a unit test (the benchmark runs its own moto, ~40 s), and not an engine suite (the
+benchmark is moto-only): the test command runs it once, in its first pass.
+"""
 
 from __future__ import annotations
 
