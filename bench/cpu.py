@@ -86,7 +86,6 @@ class CpuMeasurement:
 def measure(bench: harness.Backend, call: endpoints.Call, key: str, repeats: int) -> CpuMeasurement:
     """Median CPU of `repeats` warm calls answered from memory (after two warm-up calls)."""
     event = call.event(key)
-    pool = bench.functions.pool(harness.handlers()[call.group])
     timings = []
     with (
         replaying(storage.client()) as replay,
@@ -95,13 +94,13 @@ def measure(bench: harness.Backend, call: endpoints.Call, key: str, repeats: int
     ):
         warnings.filterwarnings("ignore", "No application metrics to publish")
         for _ in range(2):
-            pool.invoke(dict(event))
+            harness.invoke(call.group, dict(event))
         warm_misses = replay.misses
         for _ in range(repeats):
             copy = dict(event)
             replay.overhead = 0.0
             started = time.process_time()
-            pool.invoke(copy)
+            harness.invoke(call.group, copy)
             timings.append((time.process_time() - started - replay.overhead) * 1000)
     ordered = sorted(timings)
     return CpuMeasurement(
@@ -117,13 +116,12 @@ def profile(bench: harness.Backend, call: endpoints.Call, key: str, repeats: int
     from pyinstrument import Profiler
 
     event = call.event(key)
-    pool = bench.functions.pool(harness.handlers()[call.group])
     profiler = Profiler(interval=0.0001)
     with replaying(storage.client()), contextlib.redirect_stdout(io.StringIO()):
-        pool.invoke(dict(event))
+        harness.invoke(call.group, dict(event))
         profiler.start()
         for _ in range(repeats):
-            pool.invoke(dict(event))
+            harness.invoke(call.group, dict(event))
         profiler.stop()
     text: str = profiler.output_text(unicode=False, color=False, show_all=False)
     return text

@@ -9,10 +9,8 @@ import os
 import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import cache
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 import boto3
 from moto import mock_aws
@@ -23,8 +21,7 @@ from tally import auth, dimensions, storage
 from tally.config import get_settings, reset_settings
 from tally_dev import motofix, template
 from tally_dev.engine import DynamoDBLocalEngine
-from tally_dev.functions import Functions
-from tally_dev.gateway import Request, build_event
+from tally_dev.lambda_kit import LambdaContext, function_module, proxy_event
 
 NOW = "2026-06-10T12:34:56Z"
 NAIVE_TABLE = "NaiveCountersTable"
@@ -76,7 +73,6 @@ class Backend:
 
     meter: Meter
     raw: Any  # an unmetered client for the bench's own loading and size lookups
-    functions: Functions = field(default_factory=Functions)
 
     def call(self, group: str, event: dict[str, Any]) -> tuple[dict[str, Any], Usage]:
         """Invoke a handler as a warm Lambda container does, metered."""
@@ -95,18 +91,14 @@ class Backend:
             # Handlers that add no metric make Powertools warn on every call.
             warnings.filterwarnings("ignore", "No application metrics to publish")
             wall, cpu = time.perf_counter(), time.process_time()
-            response = self.functions.pool(handlers()[group]).invoke(event)
+            response = invoke(group, event)
             spent = (time.perf_counter() - wall, time.process_time() - cpu)
         return response, self.meter.settle(self.meter.stop()), spent
 
 
-@cache
-def handlers() -> dict[str, template.Handler]:
-    """Each function group's handler (functions/<group>/app.py) as the template names it."""
-    spec = template.load()
-    found = {route.handler.group: route.handler for route in spec.routes}
-    found.update({mapping.handler.group: mapping.handler for mapping in spec.stream_mappings})
-    return found
+def invoke(group: str, event: dict[str, Any]) -> Any:
+    """`functions/<group>/app.py`'s handler on `event`, as a warm Lambda container runs it."""
+    return function_module(group).lambda_handler(event, LambdaContext(f"tally-{group}"))
 
 
 def api_event(
@@ -118,16 +110,20 @@ def api_event(
     body: Any = None,
     path_parameters: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The REST proxy event API Gateway sends for a request on `route` (the local runtime's
-    own builder)."""
+    """The REST proxy event API Gateway sends for a request on `route` (the kit's builder)."""
     headers = [("Accept", "application/json"), ("Authorization", f"Bearer {key}")]
-    payload = b""
     if body is not None:
         headers.append(("Content-Type", "application/json"))
-        payload = json.dumps(body).encode()
-    target = f"{path}?{urlencode(query)}" if query else path
-    request = Request(route.method.upper(), target, headers, payload)
-    return build_event(request, route, dict(path_parameters or {}), template.load().stage)
+    return proxy_event(
+        route.method.upper(),
+        path,
+        resource=route.path,
+        headers=headers,
+        query=dict(query or {}),
+        path_parameters=path_parameters,
+        body=None if body is None else json.dumps(body),
+        stage=template.load().stage,
+    )
 
 
 def create_tables(client: Any) -> None:

@@ -1,4 +1,4 @@
-"""DynamoDB request, item and capacity metering through botocore event hooks.
+"""DynamoDB request, item and capacity metering of the calls `tally_dev.lambda_kit` records.
 
 Capacity is computed from item sizes as DynamoDB bills it (moto reports no
 real consumed capacity): an eventually consistent read costs 0.5 RCU per 4 KB
@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-_PARAMS = "tally_bench_params"
-_SKIP = "tally_bench_skip"
+from tally_dev.lambda_kit import DynamoDBCalls
+
 READ_UNIT = 4096
 WRITE_UNIT = 1024
 
@@ -177,7 +176,8 @@ Fetch = Callable[[str, Sequence[Mapping[str, Any]]], list[dict[str, Any]]]
 
 
 class Meter:
-    """Counts every DynamoDB call made through one botocore client while recording."""
+    """Counts the DynamoDB calls made through one botocore client while recording
+    (`tally_dev.lambda_kit.DynamoDBCalls` records them) and bills them by item size."""
 
     def __init__(
         self,
@@ -186,31 +186,40 @@ class Meter:
         ignored_tables: frozenset[str] = frozenset(),
     ) -> None:
         self.usage = Usage()
-        self.recording = False
         self.fetch = fetch
         self.layouts = dict(layouts)
         # Calls on these tables are left out (API key lookups: cached per warm container,
         # so whether a call makes one depends on the clock, not on the data).
         self.ignored_tables = ignored_tables
-        # The service runs large BatchGetItems and a batch's writes on threads: per-call
-        # state lives in botocore's per-call `context` dict, and totals change under a lock.
-        self._lock = threading.Lock()
+        self._client: Any = None
+        self._recording: DynamoDBCalls | None = None
+        # (table, wire key) -> the item a PutItem of the span replaced (None: none). Each
+        # item is put at most once per span (a bench step), so the first look is the one.
+        self._replaced: dict[tuple[str, str], dict[str, Any] | None] = {}
 
     def install(self, client: Any) -> None:
-        events = client.meta.events
-        # API parameters are only visible before the request is serialized.
-        events.register(
-            "before-parameter-build.dynamodb", self._params_of, unique_id="tally-bench-params"
+        self._client = client
+        # A put is billed at the larger of the item before and after it: the item before is
+        # only visible before the call changes it.
+        client.meta.events.register(
+            "before-parameter-build.dynamodb.PutItem", self._before_put, unique_id="bench-put"
         )
-        events.register("before-call.dynamodb", self._before, unique_id="tally-bench-before")
-        events.register("after-call.dynamodb", self._after, unique_id="tally-bench-after")
 
     def start(self) -> None:
-        self.usage = Usage()
-        self.recording = True
+        self._replaced = {}
+        self._recording = DynamoDBCalls(self._client).start()
 
     def stop(self) -> Usage:
-        self.recording = False
+        if self._recording is None:
+            raise RuntimeError("Meter.stop() without start()")
+        calls, self._recording = self._recording.stop(), None
+        self.usage = Usage()
+        for call in calls:
+            if call.params.get("TableName") in self.ignored_tables:
+                continue
+            self._count_request(call.operation, call.params)
+            if not call.failed and call.response is not None:
+                self._count_response(call.operation, call.params, call.response)
         return self.usage
 
     def settle(self, usage: Usage) -> Usage:
@@ -225,30 +234,23 @@ class Meter:
         usage.updated = []
         return usage
 
-    def _params_of(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        context[_PARAMS] = params
-        context[_SKIP] = not self.recording or params.get("TableName") in self.ignored_tables
-
-    def _before(self, model: Any, context: dict[str, Any], **_: Any) -> None:
-        if context.get(_SKIP, True):
+    def _before_put(self, params: dict[str, Any], **_: Any) -> None:
+        table = params["TableName"]
+        if self._recording is None or table in self.ignored_tables:
             return
-        params = context[_PARAMS]
-        # The item a put replaces is looked up before the call changes it (outside the lock).
-        old = None
-        if model.name == "PutItem":
-            table = params["TableName"]
-            found = self.fetch(table, [self.layouts[table].key_of(params["Item"])])
-            old = found[0] if found else None
-        with self._lock:
-            self._count_request(model.name, params, old)
+        key = self.layouts[table].key_of(params["Item"])
+        found = self.fetch(table, [key])
+        self._replaced.setdefault((table, _wire_key(key)), found[0] if found else None)
 
-    def _count_request(self, name: str, params: dict[str, Any], old: dict[str, Any] | None) -> None:
+    def _count_request(self, name: str, params: dict[str, Any]) -> None:
         self.usage.requests[name] += 1
         if name == "TransactWriteItems":
             self._count_transaction(params["TransactItems"])
         elif name == "PutItem":
             self.usage.items_written += 1
-            self._count_put(params["TableName"], params["Item"], old, transactional=False)
+            table = params["TableName"]
+            old = self._replaced.get((table, _wire_key(self.layouts[table].key_of(params["Item"]))))
+            self._count_put(table, params["Item"], old, transactional=False)
         elif name in ("UpdateItem", "DeleteItem"):
             self.usage.items_written += 1
             self.usage.updated.append((params["TableName"], _wire_key(params["Key"])))
@@ -282,14 +284,6 @@ class Meter:
                 # Transactional: billed twice at the item's size after the span.
                 key = (body["TableName"], _wire_key(body["Key"]))
                 self.usage.updated.extend([key, key])
-
-    def _after(
-        self, model: Any, parsed: Mapping[str, Any], context: dict[str, Any], **_: Any
-    ) -> None:
-        if context.get(_SKIP, True) or "Error" in parsed:
-            return
-        with self._lock:
-            self._count_response(model.name, context[_PARAMS], parsed)
 
     def _count_response(
         self, name: str, params: Mapping[str, Any], parsed: Mapping[str, Any]

@@ -1,11 +1,14 @@
-"""Fixtures: an in-process DynamoDB (moto) with the tables of template.yaml, keys, streams."""
+"""Fixtures: the tables of template.yaml on the test engine (TALLY_TEST_ENGINE: moto in
+process by default, or AWS's DynamoDB Local), keys, the events stream, seeded worlds."""
 
 from __future__ import annotations
 
 import itertools
 import os
+import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,8 +19,8 @@ from moto import mock_aws
 from tally import auth, dimensions, storage
 from tally.config import reset_settings
 from tally.keys import bootstrap_key
-from tally_dev import motofix, template
-from tests.support import FakeContext, handler_module
+from tally_dev import engine, motofix, template
+from tests.support import FakeContext, handler_module, post_events, stored_events
 
 NOW = "2026-06-10T12:34:56Z"
 TEST_ENV = {
@@ -42,13 +45,17 @@ def _reset() -> None:
     dimensions.clear_cache()
 
 
+def _test_env(patch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
+        patch.delenv(name, raising=False)
+    for name, value in TEST_ENV.items():
+        patch.setenv(name, value)
+    _reset()
+
+
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in TEST_ENV.items():
-        monkeypatch.setenv(name, value)
-    _reset()
+    _test_env(monkeypatch)
     yield
     _reset()
 
@@ -63,62 +70,55 @@ TABLE_ENV = {
 _table_suffix = itertools.count()
 
 
-def create_tables(suffix: str = "", *, ttl: bool = True) -> list[str]:
-    """Create every table of template.yaml (named `<logical id><suffix>`); their names."""
-    client = boto3.client("dynamodb")
-    names = []
-    for table in template.load().tables:
-        name = f"{table.logical_id}{suffix}"
-        client.create_table(**{**table.create_kwargs, "TableName": name})
-        if table.ttl_attribute and ttl:
-            client.update_time_to_live(
-                TableName=name,
-                TimeToLiveSpecification={"AttributeName": table.ttl_attribute, "Enabled": True},
-            )
-        names.append(name)
-    return names
-
-
 @pytest.fixture(scope="session")
 def dynamodb_local() -> Iterator[str | None]:
     """AWS's DynamoDB Local for the session when TALLY_TEST_ENGINE=dynamodb-local."""
     if ENGINE != "dynamodb-local":
         yield None
         return
-    from tally_dev.engine import DynamoDBLocalEngine
-
-    engine = DynamoDBLocalEngine()
-    yield engine.endpoint_url
-    engine.stop()
+    running = engine.DynamoDBLocalEngine()
+    yield running.endpoint_url
+    running.stop()
 
 
-@pytest.fixture
-def aws(env: None, dynamodb_local: str | None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every table of template.yaml (keys, GSIs, stream, TTL) on the test engine: moto in
-    process by default, or fresh tables per test on DynamoDB Local."""
+@contextmanager
+def engine_tables(patch: pytest.MonkeyPatch, dynamodb_local: str | None) -> Iterator[None]:
+    """Every table of template.yaml (keys, GSIs, stream, TTL) on the test engine, with the
+    test environment in `patch`: moto in process, or fresh tables on DynamoDB Local."""
+    _test_env(patch)
+    tables = template.load().tables
     if dynamodb_local is None:
         # The service reads and writes from thread pools; moto's backend is not thread-safe.
         motofix.apply()
         # Named as a deployment names them (the CLI requires names outside the local runtime).
         for logical_id, variable in TABLE_ENV.items():
-            monkeypatch.setenv(variable, logical_id)
+            patch.setenv(variable, logical_id)
         _reset()
         with mock_aws():
-            create_tables()
+            engine.create_tables(boto3.client("dynamodb"), tables)
             yield
+        _reset()
         return
-    monkeypatch.setenv("AWS_ENDPOINT_URL", dynamodb_local)
+    patch.setenv("AWS_ENDPOINT_URL", dynamodb_local)
     suffix = f"-{os.getpid()}-{next(_table_suffix)}"
     for logical_id, variable in TABLE_ENV.items():
-        monkeypatch.setenv(variable, f"{logical_id}{suffix}")
+        patch.setenv(variable, f"{logical_id}{suffix}")
     _reset()
+    client = boto3.client("dynamodb")
     # DynamoDB Local really deletes expired items, by the wall clock; the tests pin the
     # clock months back, so minute buckets would vanish mid-test. TTL stays off there.
-    names = create_tables(suffix, ttl=False)
+    names = engine.create_tables(client, tables, suffix=suffix, ttl=False)
     yield
-    client = boto3.client("dynamodb")
     for name in names:
         client.delete_table(TableName=name)
+    _reset()
+
+
+@pytest.fixture
+def aws(dynamodb_local: str | None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every table of template.yaml on the test engine, fresh for each test."""
+    with engine_tables(monkeypatch, dynamodb_local):
+        yield
 
 
 @dataclass
@@ -186,11 +186,16 @@ class Stream:
         return self.apply(records) if records else None
 
 
-@pytest.fixture
-def stream(aws: None) -> Stream:
+def events_stream() -> Stream:
+    """The stream of the events table the environment names, read from its start."""
     table = os.environ.get("TALLY_EVENTS_TABLE", "EventsTable")
     arn = boto3.client("dynamodb").describe_table(TableName=table)["Table"]["LatestStreamArn"]
     return Stream(arn)
+
+
+@pytest.fixture
+def stream(aws: None) -> Stream:
+    return events_stream()
 
 
 @pytest.fixture
@@ -208,3 +213,45 @@ def keys(aws: None) -> dict[str, str]:
         ).secret,
     }
     return made
+
+
+@dataclass
+class World:
+    """A module's shared dataset: keys, the raw items stored, the stream that counted them."""
+
+    keys: dict[str, str]
+    items: list[dict[str, Any]]
+    stream: Stream
+
+
+@pytest.fixture(scope="module")
+def seeded_world(
+    dynamodb_local: str | None,
+) -> Callable[[list[dict[str, Any]]], AbstractContextManager[World]]:
+    """A factory of module-scoped worlds on the test engine: keys for `acme`/`globex`,
+    `events` ingested into `acme` (then receipts moving half the queued messages
+    forward) and applied to the counters. Ingesting is slow, so a module shares one."""
+
+    @contextmanager
+    def seed(events: list[dict[str, Any]]) -> Iterator[World]:
+        with pytest.MonkeyPatch.context() as patch, engine_tables(patch, dynamodb_local):
+            secrets = {
+                account: bootstrap_key(account, ["events:write", "stats:read"], "all").secret
+                for account in ("acme", "globex")
+            }
+            secrets["acme_write"] = bootstrap_key("acme", ["events:write"], "write").secret
+            stream = events_stream()
+            post_events(secrets["acme"], events)
+            rng = random.Random(len(events))
+            updates = [
+                {**event, "status": rng.choice(("sent", "delivered", "failed"))}
+                for event in events
+                if event.get("status") == "queued" and rng.random() < 0.5
+            ]
+            post_events(secrets["acme"], updates)
+            stream.drain()
+            items = stored_events("acme")
+            assert len([i for i in items if i["kind"] != "usage"]) == len(events)
+            yield World(secrets, items, stream)
+
+    return seed

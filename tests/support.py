@@ -1,47 +1,45 @@
-"""Test support shared by every suite: handler loading, proxy events, stream draining."""
+"""Test support shared by every suite: handler loading, proxy events, stream draining.
+
+Lambda itself (module loading, the context, the proxy event, DynamoDB request
+counting) is emulated by `tally_dev.lambda_kit`, shared with `tally serve` and
+`bench/`; the names below keep the tests' spelling of it.
+"""
 
 from __future__ import annotations
 
-import base64
-import copy
-import importlib.util
 import json
-import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
+from datetime import datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
+
+from tally_dev import lambda_kit
+from tally_dev.lambda_kit import DynamoDBCalls, LambdaContext
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS_DIR = ROOT / "events"
 
 
-@cache
-def handler_module(group: str) -> ModuleType:
-    """`functions/<group>/app.py` as a module of its own (every handler is named app.py)."""
-    path = ROOT / "functions" / group / "app.py"
-    name = f"tally_fn_{group}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+# `functions/<group>/app.py` as a module of its own (every handler is named app.py).
+handler_module = lambda_kit.function_module
 
 
-class FakeContext:
-    function_name = "tally-test"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:tally-test"
-    aws_request_id = "test-request"
+@dataclass
+class FakeContext(LambdaContext):
+    """The Lambda context the tests hand to handlers."""
+
+    aws_request_id: str = "test-request"
 
 
 def load_event(name: str) -> dict[str, Any]:
     """A sample event from `events/` (the same files `sam local invoke -e` takes)."""
     return json.loads((EVENTS_DIR / name).read_text())
+
+
+# The sample events' API (`events/*.json`): its execute-api domain and id.
+_SAMPLE_CONTEXT = load_event("ingest_post_events.json")["requestContext"]
 
 
 def proxy_event(
@@ -55,8 +53,8 @@ def proxy_event(
     resource: str | None = None,
     path_parameters: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """An API Gateway REST proxy event, shaped like `events/*.json`."""
-    event = copy.deepcopy(load_event("ingest_post_events.json"))
+    """An API Gateway REST proxy event on the sample events' API; a body that is not
+    `str` or `bytes` is sent as JSON, `bytes` base64-encoded."""
     all_headers = {"Accept": "application/json"}
     if key is not None:
         all_headers["Authorization"] = f"Bearer {key}"
@@ -64,26 +62,18 @@ def proxy_event(
         body = json.dumps(body)
         all_headers["Content-Type"] = "application/json"
     all_headers.update(headers or {})
-    multi_query = {
-        name: value if isinstance(value, list) else [value] for name, value in (query or {}).items()
-    }
-    is_binary = isinstance(body, bytes)
-    event.update(
-        httpMethod=method,
-        path=path,
-        resource=resource or path,
+    return lambda_kit.proxy_event(
+        method,
+        path,
+        resource=resource,
         headers=all_headers,
-        multiValueHeaders={name: [value] for name, value in all_headers.items()},
-        queryStringParameters={name: values[-1] for name, values in multi_query.items()} or None,
-        multiValueQueryStringParameters=multi_query or None,
-        pathParameters=dict(path_parameters) if path_parameters else None,
-        body=base64.b64encode(body).decode() if is_binary else body,
-        isBase64Encoded=is_binary,
+        query=query or {},
+        path_parameters=path_parameters,
+        body=body,
+        source_ip=_SAMPLE_CONTEXT["identity"]["sourceIp"],
+        domain_name=_SAMPLE_CONTEXT["domainName"],
+        api_id=_SAMPLE_CONTEXT["apiId"],
     )
-    event["requestContext"].update(
-        httpMethod=method, path=f"/prod{path}", resourcePath=event["resource"]
-    )
-    return event
 
 
 def invoke(group: str, event: Mapping[str, Any]) -> dict[str, Any]:
@@ -113,6 +103,27 @@ def post_events(key: str, events: list[dict[str, Any]]) -> dict[str, Any]:
         for name in result:
             result[name] += response["json"][name]
     return result
+
+
+@contextmanager
+def batch_get_keys() -> Iterator[list[int]]:
+    """Keys per BatchGetItem call made inside the block (filled when it ends)."""
+    from tally import storage
+
+    keys: list[int] = []
+    with DynamoDBCalls(storage.client()) as calls:
+        yield keys
+    keys.extend(
+        len(table["Keys"])
+        for call in calls.of("BatchGetItem")
+        for table in call.params["RequestItems"].values()
+    )
+
+
+def minute_of(item: Mapping[str, Any]) -> datetime:
+    """The minute a stored event occurred in (its `occurred_at`, seconds dropped)."""
+    moment = datetime.fromisoformat(str(item["occurred_at"]))
+    return moment.replace(second=0, microsecond=0)
 
 
 def stored_events(account: str) -> list[dict[str, Any]]:

@@ -1,1 +1,5 @@
-"""Developer tooling for Tally: the `tally` CLI and the local runtime (not part of the deployed layer)."""
+"""Developer tooling for Tally: the `tally` CLI, the local runtime, the Lambda kit (not part of the layer)."""
+
+
+class UsageError(Exception):
+    """A misuse any `tally` command reports in one line (exit code 2), without a traceback."""

@@ -12,8 +12,12 @@ import tarfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from tally_dev.template import TableSpec
 
 log = logging.getLogger("localrt.engine")
 
@@ -68,7 +72,11 @@ class MotoEngine:
         self._server = ThreadedMotoServer(ip_address=host, port=self.port, verbose=False)
         self._server.start()
         self.endpoint_url = f"http://{host}:{self.port}"
-        wait_until_answers(self.endpoint_url, 15)
+        try:
+            wait_until_answers(self.endpoint_url, 15)
+        except BaseException:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         self._server.stop()
@@ -156,7 +164,7 @@ class DynamoDBLocalEngine:
         self.endpoint_url = f"http://{host}:{self.port}"
         try:
             wait_until_answers(self.endpoint_url, 60, self._process)
-        except Exception:
+        except BaseException:  # Ctrl-C included: never leave the Java process behind
             self.stop()
             raise
 
@@ -179,3 +187,55 @@ def start(name: str, *, endpoint_url: str | None = None, host: str = "127.0.0.1"
     if name == "dynamodb-local":
         return DynamoDBLocalEngine(host)
     raise ValueError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
+
+
+def create_tables(
+    client: Any,
+    tables: Iterable[TableSpec],
+    *,
+    suffix: str = "",
+    ttl: bool = True,
+    streams: bool = True,
+) -> list[str]:
+    """Create the template's tables that do not exist yet, named `<logical id><suffix>`
+    (their key schema, indexes, stream and TTL); the names of those created.
+
+    `streams=False` leaves their streams off, for `enable_streams` to turn on after a
+    bulk load that no stream consumer should see."""
+    existing = {
+        name
+        for page in client.get_paginator("list_tables").paginate()
+        for name in page.get("TableNames", [])
+    }
+    created = []
+    for table in tables:
+        name = f"{table.logical_id}{suffix}"
+        if name in existing:
+            continue
+        kwargs = {**table.create_kwargs, "TableName": name}
+        if not streams:
+            kwargs.pop("StreamSpecification", None)
+        client.create_table(**kwargs)
+        client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2})
+        if table.ttl_attribute and ttl:
+            client.update_time_to_live(
+                TableName=name,
+                TimeToLiveSpecification={"AttributeName": table.ttl_attribute, "Enabled": True},
+            )
+        created.append(name)
+    return created
+
+
+def enable_streams(client: Any, tables: Iterable[TableSpec]) -> None:
+    """Turn on the template's stream of each table (created with `streams=False`)."""
+    for table in tables:
+        spec = table.create_kwargs.get("StreamSpecification")
+        if spec is None:
+            continue
+        name = table.create_kwargs["TableName"]
+        client.update_table(TableName=name, StreamSpecification=spec)
+        deadline = time.monotonic() + 30
+        while "LatestStreamArn" not in client.describe_table(TableName=name)["Table"]:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the stream of {name} did not appear")
+            time.sleep(0.1)

@@ -8,45 +8,17 @@ invocation at a time, as in Lambda.
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
+import sys
 import threading
-import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from tally_dev.lambda_kit import HandlerUnavailable, LambdaContext, load_module
 from tally_dev.template import Handler
 
 _module_ids = itertools.count()
-
-
-class HandlerUnavailable(Exception):
-    """The handler module is missing, fails to import, or lacks its entry point."""
-
-
-@dataclass
-class LambdaContext:
-    """The attributes of the Lambda context object that handlers and Powertools read."""
-
-    function_name: str
-    timeout_seconds: float = 29.0
-    memory_limit_in_mb: int = 512
-    function_version: str = "$LATEST"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    log_group_name: str = ""
-    log_stream_name: str = "local"
-    _started: float = field(default_factory=time.monotonic)
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        elapsed = time.monotonic() - self._started
-        return max(0, int((self.timeout_seconds - elapsed) * 1000))
 
 
 class FunctionPool:
@@ -68,20 +40,17 @@ class FunctionPool:
         if self._module is not None and mtime == self._mtime:
             return self._module
         name = f"tally_fn_{self.handler.group}_{next(_module_ids)}"
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            raise HandlerUnavailable(f"{self.handler.function}: cannot load {path}")
-        module = importlib.util.module_from_spec(spec)
         try:
-            spec.loader.exec_module(module)
-        except Exception as error:
-            raise HandlerUnavailable(
-                f"{self.handler.function}: importing {path.name} failed: {error!r}"
-            ) from error
+            module = load_module(path, name)
+        except HandlerUnavailable as error:
+            raise HandlerUnavailable(f"{self.handler.function}: {error}") from error
         if not callable(getattr(module, self.handler.attribute, None)):
+            del sys.modules[name]
             raise HandlerUnavailable(
                 f"{self.handler.function}: {path.name} has no {self.handler.attribute}()"
             )
+        if self._module is not None:
+            sys.modules.pop(self._module.__name__, None)
         self._module, self._mtime = module, mtime
         return module
 

@@ -3,6 +3,11 @@
 Routes come from the template's `Api` events, matched as API Gateway does
 (static segments before `{params}`); each request becomes a REST proxy event
 built the way API Gateway builds it and is handed to the function's handler.
+What API Gateway answers itself (an unknown route or method, a body over its
+10 MB limit) comes from the template's `GatewayResponses`. Request framing is
+checked as a front end does: a chunked body is decoded (API Gateway accepts it
+and drops the header), a bad or conflicting length is refused and the
+connection closed, so no body byte is ever read as the next request.
 """
 
 from __future__ import annotations
@@ -10,23 +15,35 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
+import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import BufferedIOBase
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from tally_dev import openapi
 from tally_dev import template as tpl
-from tally_dev.functions import Functions, HandlerUnavailable
+from tally_dev.functions import Functions
+from tally_dev.lambda_kit import HandlerUnavailable, proxy_event
 
 log = logging.getLogger("localrt.gateway")
+access_log = logging.getLogger("localrt.access")
 
 PROBLEM = "application/problem+json"
-ACCOUNT_ID = "123456789012"
 API_ID = "local"
+# API Gateway's payload limit (REST APIs): larger bodies get REQUEST_TOO_LARGE.
+BODY_LIMIT = 10 * 1024 * 1024
+# A chunk-size or trailer line longer than this is not a client we serve.
+_LINE_LIMIT = 8192
+_CONTENT_LENGTH = re.compile(rb"[0-9]{1,19}")
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 _TEXT_TYPES = (
     "text/",
     "application/json",
@@ -64,11 +81,8 @@ _CORS_ORIGINS = "TALLY_CORS_ORIGINS"
 _ANY_METHODS = {"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"}
 
 # API Gateway tags the errors it answers itself (not the function's) with x-amzn-ErrorType.
-_ERROR_TYPES = {
-    404: "NotFoundException",
-    405: "MethodNotAllowedException",
-    502: "InternalServerErrorException",
-}
+_ERROR_TYPES = {400: "BadRequestException", 502: "InternalServerErrorException"}
+_RESPONSE_ERROR_TYPES = {"MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException"}
 
 
 def problem(status: int, detail: str, headers: list[tuple[str, str]] | None = None) -> Reply:
@@ -93,82 +107,46 @@ def is_text(content_type: str | None) -> bool:
 
 
 def build_event(
-    request: Request, route: tpl.Route, path_params: dict[str, str], stage: str
+    request: Request,
+    route: tpl.Route,
+    path_params: dict[str, str],
+    stage: str,
+    *,
+    domain_name: str = "localhost",
+    request_id: str | None = None,
 ) -> dict[str, Any]:
     """The REST API proxy event API Gateway sends for `request` on `route`."""
     split = urlsplit(request.target)
-    path = unquote(split.path) or "/"
-    headers: dict[str, str] = {}
-    multi_headers: dict[str, list[str]] = {}
-    for name, value in request.headers:
-        # API Gateway keeps the client's spelling; a repeated header's last value wins in `headers`.
-        existing = next((key for key in multi_headers if key.lower() == name.lower()), name)
-        multi_headers.setdefault(existing, []).append(value)
-        headers[existing] = value
-    query: dict[str, str] = {}
-    multi_query: dict[str, list[str]] = {}
-    for name, value in parse_qsl(split.query, keep_blank_values=True):
-        multi_query.setdefault(name, []).append(value)
-        query[name] = value
-    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), None)
-    body: str | None = None
-    encoded = False
-    if request.body:
-        if is_text(content_type):
-            try:
-                body = request.body.decode()
-            except UnicodeDecodeError:
-                encoded = True
-        else:
-            encoded = True
-        if encoded:
-            body = base64.b64encode(request.body).decode()
-    now_ms = int(time.time() * 1000)
-    request_id = str(uuid.uuid4())
-    user_agent = next((v for k, v in headers.items() if k.lower() == "user-agent"), None)
-    return {
-        "resource": route.path,
-        "path": path,
-        "httpMethod": request.method,
-        "headers": headers or None,
-        "multiValueHeaders": multi_headers or None,
-        "queryStringParameters": query or None,
-        "multiValueQueryStringParameters": multi_query or None,
-        "pathParameters": path_params or None,
-        "stageVariables": None,
-        "requestContext": {
-            "resourceId": route.handler.function,
-            "resourcePath": route.path,
-            "httpMethod": request.method,
-            "extendedRequestId": request_id,
-            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now_ms / 1000)),
-            "path": f"/{stage}{path}",
-            "accountId": ACCOUNT_ID,
-            "protocol": "HTTP/1.1",
-            "stage": stage,
-            "domainPrefix": API_ID,
-            "requestTimeEpoch": now_ms,
-            "requestId": request_id,
-            "identity": {
-                "cognitoIdentityPoolId": None,
-                "accountId": None,
-                "cognitoIdentityId": None,
-                "caller": None,
-                "sourceIp": request.source_ip,
-                "principalOrgId": None,
-                "accessKey": None,
-                "cognitoAuthenticationType": None,
-                "cognitoAuthenticationProvider": None,
-                "userArn": None,
-                "userAgent": user_agent,
-                "user": None,
-            },
-            "domainName": "localhost",
-            "apiId": API_ID,
-        },
-        "body": body,
-        "isBase64Encoded": encoded,
-    }
+    content_type = next((v for k, v in request.headers if k.lower() == "content-type"), None)
+    body: str | bytes | None = request.body or None
+    if request.body and is_text(content_type):
+        try:
+            body = request.body.decode()
+        except UnicodeDecodeError:
+            body = request.body
+    return proxy_event(
+        request.method,
+        unquote(split.path) or "/",
+        resource=route.path,
+        headers=request.headers,
+        query=parse_qsl(split.query, keep_blank_values=True),
+        path_parameters=path_params,
+        body=body,
+        stage=stage,
+        source_ip=request.source_ip,
+        domain_name=domain_name,
+        api_id=API_ID,
+        request_id=request_id,
+    )
+
+
+def gateway_reply(template: tpl.Template, response_type: str, request_id: str) -> Reply:
+    """What API Gateway answers itself for `response_type`, from the template."""
+    response = template.gateway_response(response_type)
+    headers = [*response.headers.items(), ("x-amzn-RequestId", request_id)]
+    if response_type in _RESPONSE_ERROR_TYPES:
+        headers.append(("x-amzn-ErrorType", _RESPONSE_ERROR_TYPES[response_type]))
+    return Reply(response.status, headers, response.body.encode())
 
 
 def reply_from_result(result: Any) -> Reply:
@@ -193,23 +171,45 @@ class Gateway:
     def __init__(self, template: tpl.Template, functions: Functions | None = None) -> None:
         self.template = template
         self.functions = functions or Functions()
+        # What a proxy event says the API was called at (`tally serve` sets its address).
+        self.domain_name = "localhost"
+        # Called after every function invocation (`tally serve` wakes the stream poller).
+        self.after_invoke: Callable[[], None] = lambda: None
         self._resolver_lock = threading.Lock()
 
     def handle(self, request: Request) -> Reply:
+        """Answer one request, with an `x-amzn-RequestId` and one access-log line."""
+        started = time.monotonic()
+        request_id = str(uuid.uuid4())
+        route, reply = self._dispatch(request, request_id)
+        if not any(name.lower() == "x-amzn-requestid" for name, _ in reply.headers):
+            reply.headers.append(("x-amzn-RequestId", request_id))
+        log_access(request, reply.status, started, request_id, route)
+        return reply
+
+    def _dispatch(self, request: Request, request_id: str) -> tuple[str, Reply]:
+        """(the route's label, its reply): the function's, or API Gateway's own."""
         path = unquote(urlsplit(request.target).path) or "/"
         if request.method == "OPTIONS" and (preflight := self.cors_preflight(path)) is not None:
-            return preflight
+            return "preflight", preflight
         candidates, params = tpl.match(self.template.routes, path)
-        if not candidates:
-            return problem(404, f"no route for {request.method} {path}")
         # An exact method wins over an ANY route on the same resource, as in API Gateway.
         route = next((r for r in candidates if r.method == request.method), None) or next(
             (r for r in candidates if r.method == "ANY"), None
         )
         if route is None:
-            allowed = ", ".join(sorted({r.method for r in candidates}))
-            return problem(405, f"{request.method} is not allowed on {path}", [("Allow", allowed)])
-        event = build_event(request, route, params, self.template.stage)
+            # API Gateway answers an unknown path and an unknown method on a known path
+            # alike: MISSING_AUTHENTICATION_TOKEN (no 405, no Allow header).
+            return "-", gateway_reply(self.template, "MISSING_AUTHENTICATION_TOKEN", request_id)
+        label = f"{route.method} {route.path}"
+        event = build_event(
+            request,
+            route,
+            params,
+            self.template.stage,
+            domain_name=self.domain_name,
+            request_id=request_id,
+        )
         try:
             # Powertools resolvers keep the current event in a class attribute shared by
             # every resolver of the process (one request per process in Lambda), so API
@@ -218,12 +218,14 @@ class Gateway:
                 result = self.functions.pool(route.handler).invoke(event)
         except HandlerUnavailable as error:
             log.error("%s", error)
-            return problem(502, str(error))
+            return label, problem(502, str(error))
         except Exception:
             # A handler that raises is a Lambda error: API Gateway answers 502.
             log.exception("%s raised", route.handler.function)
-            return problem(502, f"{route.handler.function} failed")
-        return reply_from_result(result)
+            return label, problem(502, f"{route.handler.function} failed")
+        finally:
+            self.after_invoke()
+        return label, reply_from_result(result)
 
     def cors_preflight(self, path: str) -> Reply | None:
         """API Gateway's own answer to OPTIONS on a route's path when the template's API has
@@ -257,7 +259,7 @@ class Gateway:
     def invoke(
         self, method: str, target: str, headers: dict[str, str] | None = None, body: Any = None
     ) -> Reply:
-        """In-process request (the demo loader uses this): JSON-encodes a non-bytes body."""
+        """An in-process request (tests use it): a body that is not bytes is sent as JSON."""
         header_list = list((headers or {}).items())
         payload = b""
         if body is not None:
@@ -269,55 +271,142 @@ class Gateway:
         return self.handle(Request(method, target, header_list, payload))
 
     def openapi(self) -> dict[str, Any]:
-        """Every handler app's OpenAPI document, merged (paths and components)."""
-        merged: dict[str, Any] = {
-            "openapi": "3.0.3",
-            "info": {"title": "Tally", "version": "local"},
-            "servers": [{"url": "/"}],
-            "paths": {},
-            "components": {},
-        }
-        seen: set[str] = set()
-        for route in self.template.routes:
-            if route.handler.function in seen:
-                continue
-            seen.add(route.handler.function)
-            try:
-                app = getattr(self.functions.pool(route.handler).module(), "app", None)
-            except HandlerUnavailable as error:
-                log.warning("%s", error)
-                continue
-            if app is None or not hasattr(app, "get_openapi_json_schema"):
-                continue
-            schema = json.loads(app.get_openapi_json_schema(title="Tally", version="local"))
-            for path, operations in schema.get("paths", {}).items():
-                merged["paths"].setdefault(path, {}).update(operations)
-            for section, entries in schema.get("components", {}).items():
-                merged["components"].setdefault(section, {}).update(entries)
-            merged["openapi"] = schema.get("openapi", merged["openapi"])
-        return merged
+        """Every handler app's OpenAPI document, merged (tally_dev.openapi)."""
+        return openapi.build(self.template, self.functions)
+
+
+def log_access(
+    request: Request, status: int, started: float, request_id: str, route: str = "-"
+) -> None:
+    """One line per request, as API Gateway's access log has it."""
+    access_log.info(
+        "%s %s %d %.0f ms route=%s request_id=%s",
+        request.method,
+        request.target,
+        status,
+        (time.monotonic() - started) * 1000,
+        route,
+        request_id,
+    )
+
+
+class Refused(Exception):
+    """A request the front end answers itself, closing the connection after the reply."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def _header_values(headers: Any, name: str) -> list[str]:
+    """Every comma-separated value of every `name` header, stripped."""
+    return [part.strip() for value in headers.get_all(name, []) for part in value.split(",")]
+
+
+def read_body(headers: Any, stream: BufferedIOBase, limit: int) -> bytes:
+    """The request body as RFC 9112 frames it, or `Refused`: a length that is not one
+    number, both a length and a transfer coding (a smuggling vector), a coding other than
+    chunked, a malformed chunk, or more than `limit` bytes."""
+    codings = [coding.lower() for coding in _header_values(headers, "Transfer-Encoding")]
+    lengths = set(_header_values(headers, "Content-Length"))
+    if codings and lengths:
+        raise Refused(400, "Content-Length and Transfer-Encoding together")
+    if codings:
+        if codings[-1] != "chunked":
+            raise Refused(400, "the last transfer coding must be chunked")
+        if len(codings) > 1:
+            raise Refused(501, f"transfer coding {codings[0]!r} is not supported")
+        return _read_chunked(stream, limit)
+    if not lengths:
+        return b""
+    if len(lengths) > 1 or not _CONTENT_LENGTH.fullmatch(next(iter(lengths)).encode()):
+        raise Refused(400, "Content-Length must be one non-negative integer")
+    length = int(next(iter(lengths)))
+    if length > limit:
+        raise Refused(413, "body over the limit")
+    body = stream.read(length)
+    if len(body) < length:
+        raise ConnectionError("the client closed the connection mid-body")
+    return body
+
+
+def _read_chunked(stream: BufferedIOBase, limit: int) -> bytes:
+    """A chunked body (RFC 9112 section 7.1), extensions and trailers read and ignored."""
+    body = bytearray()
+    while True:
+        size_line = _read_line(stream)
+        size_text = size_line.split(b";", 1)[0].strip()
+        if not _CHUNK_SIZE.fullmatch(size_text):
+            raise Refused(400, "malformed chunk size")
+        size = int(size_text, 16)
+        if size == 0:
+            break
+        if len(body) + size > limit:
+            raise Refused(413, "body over the limit")
+        chunk = stream.read(size)
+        if len(chunk) < size:
+            raise ConnectionError("the client closed the connection mid-chunk")
+        body += chunk
+        if _read_line(stream) != b"":
+            raise Refused(400, "chunk data longer than its size")
+    while _read_line(stream) != b"":  # trailer fields
+        pass
+    return bytes(body)
+
+
+def _read_line(stream: BufferedIOBase) -> bytes:
+    line = stream.readline(_LINE_LIMIT + 1)
+    if not line:
+        raise ConnectionError("the client closed the connection mid-body")
+    if len(line) > _LINE_LIMIT or not line.endswith(b"\n"):
+        raise Refused(400, "chunked framing line too long or unterminated")
+    return line.rstrip(b"\r\n")
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
     server: GatewayServer
     protocol_version = "HTTP/1.1"
+    # A client that stops sending mid-request gives its thread back after this many seconds.
+    timeout = 60
 
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        started = time.monotonic()
+        gateway = self.server.gateway
         request = Request(
             method=self.command,
             target=self.path,
-            headers=list(self.headers.items()),
-            body=body,
+            # API Gateway decodes a chunked body and drops the header.
+            headers=[(k, v) for k, v in self.headers.items() if k.lower() != "transfer-encoding"],
             source_ip=self.client_address[0],
         )
-        reply = self.server.gateway.handle(request)
+        try:
+            request.body = read_body(self.headers, self.rfile, self.server.body_limit)
+        except Refused as refused:
+            request_id = str(uuid.uuid4())
+            reply = (
+                gateway_reply(gateway.template, "REQUEST_TOO_LARGE", request_id)
+                if refused.status == 413
+                else problem(refused.status, refused.detail, [("x-amzn-RequestId", request_id)])
+            )
+            self.close_connection = True
+            log_access(request, reply.status, started, request_id)
+            self._send(reply)
+            return
+        except (ConnectionError, TimeoutError) as error:
+            self.close_connection = True
+            log.debug("%s: %s", self.client_address[0], error)
+            return
+        self._send(gateway.handle(request))
+
+    def _send(self, reply: Reply) -> None:
         self.send_response(reply.status)
         for name, value in reply.headers:
             if name.lower() not in ("content-length", "connection"):
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(reply.body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(reply.body)
@@ -329,9 +418,29 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 
 class GatewayServer(ThreadingHTTPServer):
+    """The gateway on a socket that is bound at once (a port in use fails early) but
+    listens only once `server_activate()` is called: until then connections are refused
+    instead of waiting in a backlog nobody serves."""
+
     daemon_threads = True
     request_queue_size = 128
 
-    def __init__(self, gateway: Gateway, host: str, port: int) -> None:
-        super().__init__((host, port), _RequestHandler)
+    def __init__(
+        self, gateway: Gateway, host: str, port: int, body_limit: int = BODY_LIMIT
+    ) -> None:
+        super().__init__((host, port), _RequestHandler, bind_and_activate=False)
         self.gateway = gateway
+        self.body_limit = body_limit
+        try:
+            self.server_bind()
+        except OSError:
+            self.server_close()
+            raise
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-reply is not the server's error: no traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError | TimeoutError):
+            log.debug("%s went away: %r", client_address[0], error)
+            return
+        log.exception("error serving %s", client_address[0])

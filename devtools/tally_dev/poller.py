@@ -10,6 +10,11 @@ batch to the on-failure destination (a local JSONL file) and move on.
 Each poll takes a fresh iterator AFTER_SEQUENCE_NUMBER of the last record read,
 because moto invalidates open iterators after a cancelled transaction.
 Children of a split shard are read only once their parent is drained.
+
+Idle, the poller backs off from `poll_interval` to `idle_interval` between
+polls (an idle `tally serve` costs little CPU); `wake()` (the gateway calls it
+after every invocation) makes it poll at once, so an ingest reaches the
+counters within a batching window even after a long quiet spell.
 """
 
 from __future__ import annotations
@@ -100,6 +105,7 @@ class StreamPoller:
         failure_log: Path,
         batching_window: float | None = None,
         poll_interval: float = 0.2,
+        idle_interval: float = 2.0,
         retry_delay: float = 0.1,
     ) -> None:
         self.mapping = mapping
@@ -109,6 +115,7 @@ class StreamPoller:
             mapping.batching_window if batching_window is None else batching_window
         )
         self.poll_interval = poll_interval
+        self.idle_interval = max(idle_interval, poll_interval)
         self.retry_delay = retry_delay
         config = Config(retries={"mode": "standard", "max_attempts": 5})
         self._ddb = boto3.client("dynamodb", endpoint_url=endpoint_url, config=config)
@@ -119,8 +126,8 @@ class StreamPoller:
         ]
         self._shards: dict[str, _Shard] = {}
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        self._idle = threading.Event()
         self.batches_delivered = 0
         self.batches_failed = 0
 
@@ -128,26 +135,32 @@ class StreamPoller:
         self._thread = threading.Thread(target=self._run, name="stream-poller", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 30) -> None:
+        """Stop polling; a batch being delivered may finish within `timeout` seconds (the
+        thread is a daemon: a process that exits does not wait for it)."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
-            self._thread.join(timeout=30)
+            self._thread.join(timeout)
 
-    def wait_idle(self, timeout: float) -> bool:
-        """Wait until a full poll found nothing new and nothing is pending."""
-        self._idle.clear()
-        return self._idle.wait(timeout)
+    def wake(self) -> None:
+        """Poll now (new records are likely), and at the fast pace again."""
+        self._wake.set()
 
     def _run(self) -> None:
+        interval = self.poll_interval
         while not self._stop.is_set():
             try:
                 busy = self.poll_once()
             except Exception:
+                if self._stop.is_set():
+                    return  # the engine is going away with us
                 log.exception("stream poll failed; retrying")
                 busy = True
-            if not busy:
-                self._idle.set()
-            self._stop.wait(self.poll_interval)
+            interval = self.poll_interval if busy else min(self.idle_interval, interval * 2)
+            if self._wake.wait(interval):
+                self._wake.clear()
+                interval = self.poll_interval
 
     def poll_once(self) -> bool:
         """One round over every readable shard; True when records were read or are pending."""

@@ -7,6 +7,8 @@ created without touching this package.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,7 +69,6 @@ class TableSpec:
     logical_id: str
     create_kwargs: dict[str, Any]
     ttl_attribute: str | None
-    stream_view_type: str | None
 
 
 @dataclass(frozen=True)
@@ -121,9 +122,23 @@ class StreamMapping:
     batching_window: float
     maximum_retry_attempts: int
     starting_position: str
-    bisect_on_error: bool
-    maximum_record_age: int | None
     on_failure: str | None
+
+
+@dataclass(frozen=True)
+class GatewayResponse:
+    """An answer API Gateway gives itself (the API's `GatewayResponses`, or its default)."""
+
+    status: int
+    headers: dict[str, str]
+    body: str
+
+
+# API Gateway's own answers where the template does not customise them.
+_DEFAULT_RESPONSES = {
+    "MISSING_AUTHENTICATION_TOKEN": (403, "Missing Authentication Token"),
+    "REQUEST_TOO_LARGE": (413, "Request Too Long"),
+}
 
 
 @dataclass(frozen=True)
@@ -133,7 +148,20 @@ class Template:
     stream_mappings: list[StreamMapping]
     environment: dict[str, str]
     stage: str
+    gateway_responses: dict[str, GatewayResponse] = field(repr=False)
     raw: dict[str, Any] = field(repr=False)
+
+    def gateway_response(self, response_type: str) -> GatewayResponse:
+        """The answer for `response_type` as API Gateway picks it: the API's own, then its
+        `DEFAULT_4XX`/`DEFAULT_5XX`, then API Gateway's default."""
+        status, message = _DEFAULT_RESPONSES[response_type]
+        family = "DEFAULT_4XX" if status < 500 else "DEFAULT_5XX"
+        found = self.gateway_responses.get(response_type) or self.gateway_responses.get(family)
+        if found is None:
+            body = json.dumps({"message": message})
+            return GatewayResponse(status, {"Content-Type": "application/json"}, body)
+        # A response without StatusCode keeps the status of its type.
+        return GatewayResponse(found.status or status, found.headers, found.body)
 
 
 def load(path: Path = TEMPLATE_PATH) -> Template:
@@ -150,6 +178,7 @@ def load(path: Path = TEMPLATE_PATH) -> Template:
         stream_mappings=_stream_mappings(resources, path.parent),
         environment=_environment(raw, parameters),
         stage=_stage(resources, parameters),
+        gateway_responses=_gateway_responses(resources),
         raw=raw,
     )
 
@@ -193,7 +222,6 @@ def _tables(resources: dict[str, Any]) -> list[TableSpec]:
                 logical_id=logical_id,
                 create_kwargs=kwargs,
                 ttl_attribute=ttl.get("AttributeName") if ttl.get("Enabled") else None,
-                stream_view_type=view_type,
             )
         )
     return tables
@@ -211,30 +239,28 @@ def _handler(logical_id: str, props: dict[str, Any], root: Path) -> Handler:
     )
 
 
-def _functions(resources: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    return [
-        (logical_id, resource.get("Properties", {}))
-        for logical_id, resource in resources.items()
-        if resource.get("Type") == "AWS::Serverless::Function"
-    ]
+def _function_events(
+    resources: dict[str, Any], kind: str
+) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(function id, function properties, event properties) of every event of type `kind`."""
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = resource.get("Properties", {})
+        for event in (props.get("Events") or {}).values():
+            if event.get("Type") == kind:
+                yield logical_id, props, event.get("Properties", {})
 
 
 def _routes(resources: dict[str, Any], root: Path) -> list[Route]:
-    routes = []
-    for logical_id, props in _functions(resources):
-        for event in (props.get("Events") or {}).values():
-            if event.get("Type") != "Api":
-                continue
-            event_props = event.get("Properties", {})
-            method = str(event_props["Method"]).upper()
-            routes.append(
-                Route(
-                    method=method,
-                    path="/" + str(event_props["Path"]).strip("/"),
-                    handler=_handler(logical_id, props, root),
-                )
-            )
-    return routes
+    return [
+        Route(
+            method=str(event_props["Method"]).upper(),
+            path="/" + str(event_props["Path"]).strip("/"),
+            handler=_handler(logical_id, props, root),
+        )
+        for logical_id, props, event_props in _function_events(resources, "Api")
+    ]
 
 
 def _ref_target(value: Any) -> str | None:
@@ -249,27 +275,20 @@ def _ref_target(value: Any) -> str | None:
 
 def _stream_mappings(resources: dict[str, Any], root: Path) -> list[StreamMapping]:
     mappings = []
-    for logical_id, props in _functions(resources):
-        for event in (props.get("Events") or {}).values():
-            if event.get("Type") != "DynamoDB":
-                continue
-            ep = event.get("Properties", {})
-            on_failure = (ep.get("DestinationConfig") or {}).get("OnFailure") or {}
-            max_age = ep.get("MaximumRecordAgeInSeconds")
-            mappings.append(
-                StreamMapping(
-                    handler=_handler(logical_id, props, root),
-                    table=_ref_target(ep["Stream"]) or "",
-                    batch_size=int(ep.get("BatchSize", 100)),
-                    batching_window=float(ep.get("MaximumBatchingWindowInSeconds", 0)),
-                    # Lambda's default for streams is -1 (retry until the record expires).
-                    maximum_retry_attempts=int(ep.get("MaximumRetryAttempts", -1)),
-                    starting_position=str(ep.get("StartingPosition", "TRIM_HORIZON")),
-                    bisect_on_error=bool(ep.get("BisectBatchOnFunctionError", False)),
-                    maximum_record_age=int(max_age) if max_age is not None else None,
-                    on_failure=_ref_target(on_failure.get("Destination")),
-                )
+    for logical_id, props, ep in _function_events(resources, "DynamoDB"):
+        on_failure = (ep.get("DestinationConfig") or {}).get("OnFailure") or {}
+        mappings.append(
+            StreamMapping(
+                handler=_handler(logical_id, props, root),
+                table=_ref_target(ep["Stream"]) or "",
+                batch_size=int(ep.get("BatchSize", 100)),
+                batching_window=float(ep.get("MaximumBatchingWindowInSeconds", 0)),
+                # Lambda's default for streams is -1 (retry until the record expires).
+                maximum_retry_attempts=int(ep.get("MaximumRetryAttempts", -1)),
+                starting_position=str(ep.get("StartingPosition", "TRIM_HORIZON")),
+                on_failure=_ref_target(on_failure.get("Destination")),
             )
+        )
     return mappings
 
 
@@ -295,6 +314,24 @@ def _stage(resources: dict[str, Any], parameters: dict[str, str]) -> str:
             target = _ref_target(stage)
             return parameters.get(target, target) if target else str(stage)
     return "prod"
+
+
+def _gateway_responses(resources: dict[str, Any]) -> dict[str, GatewayResponse]:
+    """The `GatewayResponses` of the template's API: status, static headers, JSON template."""
+    responses: dict[str, GatewayResponse] = {}
+    for resource in resources.values():
+        if resource.get("Type") != "AWS::Serverless::Api":
+            continue
+        for kind, spec in (resource.get("Properties", {}).get("GatewayResponses") or {}).items():
+            headers = (spec.get("ResponseParameters") or {}).get("Headers") or {}
+            templates = spec.get("ResponseTemplates") or {}
+            responses[kind] = GatewayResponse(
+                status=int(spec.get("StatusCode") or 0),
+                # Static header values are quoted: "'application/json'".
+                headers={name: str(value).strip("'") for name, value in headers.items()},
+                body=str(templates.get("application/json", "")),
+            )
+    return responses
 
 
 def match(routes: list[Route], path: str) -> tuple[list[Route], dict[str, str]]:

@@ -7,10 +7,10 @@ from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent, ev
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tally import counters
-from tally.http import logger, metrics
+from tally.observability import logger, metrics, with_lambda_context
 
 
-@logger.inject_lambda_context(clear_state=True)
+@with_lambda_context()
 @metrics.log_metrics
 @event_source(data_class=DynamoDBStreamEvent)
 def lambda_handler(event: DynamoDBStreamEvent, context: LambdaContext) -> dict[str, Any]:

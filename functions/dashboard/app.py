@@ -7,23 +7,27 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from tally import http
 from tally.stats import dashboard
 
-app = http.create_app("dashboard")
-app.document_path_values("scope", [scope.value for scope in dashboard.Scope])
-SCOPE = "stats:read"
+app = http.create_app("dashboard", scope="stats:read")
+app.document_parameter(
+    "scope",
+    {
+        "type": "string",
+        "enum": [scope.value for scope in dashboard.Scope],
+        "default": dashboard.DEFAULT_SCOPE.value,
+    },
+)
 ScopeQuery = Annotated[str | None, Query(description="24h, 1w, 1month (default), 1year or all")]
 
 
 @app.get("/v1/stats", summary="Dashboard statistics for the scope in the query")
 def stats(scope: ScopeQuery = None) -> dashboard.DashboardResponse:
-    caller = http.principal(app, SCOPE)
-    return dashboard.dashboard(caller.account, dashboard.parse_scope(None, scope))
+    return dashboard.dashboard(app.principal.account, dashboard.parse_scope(None, scope))
 
 
 @app.get("/v1/stats/<scope>", summary="Dashboard statistics for the scope in the path")
 def stats_for_scope(scope: str) -> dashboard.DashboardResponse:
-    caller = http.principal(app, SCOPE)
     query = (app.current_event.query_string_parameters or {}).get("scope")
-    return dashboard.dashboard(caller.account, dashboard.parse_scope(scope, query))
+    return dashboard.dashboard(app.principal.account, dashboard.parse_scope(scope, query))
 
 
 lambda_handler = http.lambda_handler(app)

@@ -4,8 +4,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from tally import http, ingest
 from tally.models import IngestRequest, IngestResponse
+from tally.observability import metrics
 
-app = http.create_app()
+app = http.create_app(scope="events:write")
 # The layer parses the body itself (413/415 and per-event 422s), so it is only documented.
 app.document_body("POST", "/v1/events", IngestRequest)
 
@@ -19,17 +20,13 @@ app.document_body("POST", "/v1/events", IngestRequest)
             "content": {"application/json": {"model": IngestResponse}},
         },
         413: {"description": "More than 500 events"},
-        415: {"description": "The body is not JSON"},
         422: {"description": "At least one invalid event; nothing was written"},
     },
 )
 def post_events() -> IngestResponse:
-    caller = http.principal(app, "events:write")
-    result = ingest.ingest(
-        caller.account, app.current_event.decoded_body, http.header(app, "content-type")
-    )
-    http.metrics.add_metric(name="EventsIngested", unit=MetricUnit.Count, value=result.accepted)
-    http.metrics.add_metric(name="EventsUnchanged", unit=MetricUnit.Count, value=result.unchanged)
+    result = ingest.ingest(app.principal.account, http.body(app), http.header(app, "content-type"))
+    metrics.add_metric(name="EventsIngested", unit=MetricUnit.Count, value=result.accepted)
+    metrics.add_metric(name="EventsUnchanged", unit=MetricUnit.Count, value=result.unchanged)
     return IngestResponse(**result.as_dict())
 
 

@@ -2,25 +2,30 @@
 
 from aws_lambda_powertools.event_handler import Response
 
-from tally import http, keys
+from tally import auth, http, keys
 
-app = http.create_app()
-SCOPE = "keys:manage"
+app = http.create_app(scope="keys:manage")
+# Bodies are parsed by the layer (one JSON parser and media-type check for every route).
+app.document_body("POST", "/v1/keys", keys.CreateKeyRequest)
+app.document_body("PATCH", "/v1/keys/{key_id}", keys.UpdateKeyRequest)
+app.document_parameter("key_id", {"type": "string", "pattern": auth.KEY_ID_PATTERN.pattern})
 
 
 @app.post("/v1/keys", summary="Create an API key (the secret is shown once)", status_code=201)
-def create_key(request: keys.CreateKeyRequest) -> keys.CreatedKey:
-    return keys.create_key(http.principal(app, SCOPE), request)
+def create_key() -> keys.CreatedKey:
+    request = http.json_body(app, keys.CreateKeyRequest)
+    return keys.create_key(app.principal, request)
 
 
 @app.get("/v1/keys", summary="List the account's active keys")
 def list_keys() -> keys.KeyList:
-    return keys.list_keys(http.principal(app, SCOPE))
+    return keys.list_keys(app.principal)
 
 
 @app.patch("/v1/keys/<key_id>", summary="Rename a key or change its scopes")
-def update_key(key_id: str, request: keys.UpdateKeyRequest) -> keys.KeyInfo:
-    return keys.update_key(http.principal(app, SCOPE), key_id, request)
+def update_key(key_id: str) -> keys.KeyInfo:
+    request = http.json_body(app, keys.UpdateKeyRequest)
+    return keys.update_key(app.principal, key_id, request)
 
 
 @app.delete(
@@ -29,7 +34,7 @@ def update_key(key_id: str, request: keys.UpdateKeyRequest) -> keys.KeyInfo:
     responses={204: {"description": "The key was revoked"}},
 )
 def revoke_key(key_id: str) -> Response[None]:
-    keys.revoke_key(http.principal(app, SCOPE), key_id)
+    keys.revoke_key(app.principal, key_id)
     return Response(204, None, None)
 
 

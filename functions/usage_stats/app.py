@@ -9,7 +9,7 @@ from tally import http
 from tally.errors import TallyError
 from tally.stats import usage
 
-app = http.create_app("usage")
+app = http.create_app("usage", scope="stats:read")
 PATH = "/v1/stats/messages"
 PrettyQuery = Annotated[bool, Query(description="Return the response pretty printed")]
 
@@ -18,27 +18,14 @@ PrettyQuery = Annotated[bool, Query(description="Return the response pretty prin
     PATH,
     summary="Usage event counts of the last 24 hours, the last hour and today",
     # The body is rendered here (for `pretty`), so Powertools cannot infer its schema.
-    responses={
-        200: {
-            "description": "Usage event counts per window",
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["aggregated_api_usage_events", "_links"],
-                    }
-                }
-            },
-        }
-    },
+    responses={200: http.documented(usage.UsageDocument, "Usage event counts per window")},
 )
 def message_stats(pretty: PrettyQuery = False) -> Response[str]:
-    caller = http.principal(app, "stats:read")
-    event = app.current_event
     usage.check_negotiation(
-        http.header(app, "accept"), http.header(app, "content-type"), event.decoded_body
+        http.header(app, "accept"), http.header(app, "content-type"), http.body(app)
     )
-    document = usage.usage_document(caller.account, usage.self_href(event.raw_event))
+    href = http.request_url(app, http.query(app))
+    document = usage.usage_document(app.principal.account, href)
     return Response(200, content_types.APPLICATION_JSON, usage.render(document, pretty))
 
 

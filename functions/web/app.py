@@ -5,7 +5,6 @@ user for a key and calls the API from the browser, on this same origin."""
 from pathlib import Path
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.logging import correlation_paths
@@ -13,13 +12,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tally import web
 from tally.errors import render_json
+from tally.observability import with_lambda_context
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 OPENAPI = HERE / "openapi.json"
 
 app = APIGatewayRestResolver()
-logger = Logger()
 
 
 def _file(file: web.File, headers: dict[str, str] | None = None) -> Response[str]:
@@ -78,6 +77,6 @@ def docs() -> Response[str]:
     return Response(200, "text/html; charset=utf-8", web.swagger_page(spec), headers)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@with_lambda_context(correlation_paths.API_GATEWAY_REST)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

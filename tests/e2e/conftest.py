@@ -44,9 +44,26 @@ class Server:
             timeout=30,
         )
 
+    def wait_for(self, text: str, timeout: float = START_TIMEOUT) -> bool:
+        """Wait until `text` appears in the output; False if the process ended or time ran out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(text in line for line in list(self.output)):
+                return True
+            if self.process.poll() is not None:
+                time.sleep(0.2)  # let the reader thread catch the last lines
+                return any(text in line for line in list(self.output))
+            time.sleep(0.05)
+        return False
 
-def start_server(tmp: Path, *extra_args: str) -> Server:
-    port = free_port()
+    @property
+    def text(self) -> str:
+        return "".join(self.output)
+
+
+def spawn_server(tmp: Path, *extra_args: str, port: int | None = None) -> Server:
+    """`tally serve` in a subprocess, its output collected as it comes (not waited for)."""
+    port = port or free_port()
     admin_key = "tk_e2e_" + secrets.token_urlsafe(24)
     env = {k: v for k, v in os.environ.items() if k != "TALLY_NOW"}
     # Revocations reach the server's key cache within a second, so the keys test stays short.
@@ -74,22 +91,23 @@ def start_server(tmp: Path, *extra_args: str) -> Server:
         text=True,
     )
     server = Server(f"http://127.0.0.1:{port}", admin_key, process)
-    ready = threading.Event()
 
     def drain() -> None:
-        # Keep reading so the server never blocks on a full pipe.
+        # Keep reading so the server never blocks on a full pipe (in text mode a progress
+        # bar's `\r` updates are lines too).
         assert process.stdout is not None
         for line in process.stdout:
             server.output.append(line)
-            if "listening on http://" in line:
-                ready.set()
 
     threading.Thread(target=drain, daemon=True).start()
-    deadline = time.monotonic() + START_TIMEOUT
-    while not ready.wait(0.2):
-        if process.poll() is not None or time.monotonic() > deadline:
-            stop_server(server)
-            pytest.fail("tally serve did not start:\n" + "".join(server.output[-40:]))
+    return server
+
+
+def start_server(tmp: Path, *extra_args: str) -> Server:
+    server = spawn_server(tmp, *extra_args)
+    if not server.wait_for("listening on http://"):
+        stop_server(server)
+        pytest.fail("tally serve did not start:\n" + "".join(server.output[-40:]))
     return server
 
 
@@ -102,6 +120,30 @@ def stop_server(server: Server) -> int:
             server.process.kill()
             server.process.wait()
     return server.process.returncode
+
+
+def assert_stopped_cleanly(
+    server: Server, within: float = 5, codes: tuple[int, ...] = (0,)
+) -> None:
+    """SIGINT ends the server within `within` seconds with one of `codes` (a stop is a
+    normal exit; before `tally` took over SIGINT, 130 or the signal), no traceback,
+    and the port closed."""
+    started = time.monotonic()
+    server.process.send_signal(signal.SIGINT)
+    try:
+        code = server.process.wait(30)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+        pytest.fail("tally serve did not stop within 30 s of Ctrl-C:\n" + server.text[-4000:])
+    took = time.monotonic() - started
+    time.sleep(0.2)  # the reader thread's last lines
+    print(f"\nstopped in {took:.2f} s")
+    assert code in codes, server.text
+    assert took <= within, server.text
+    assert "Traceback" not in server.text
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{server.base_url}/v1/stats", timeout=2)
 
 
 @pytest.fixture(scope="session")

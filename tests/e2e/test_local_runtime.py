@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes
+import os
+import platform
 import re
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,7 +19,7 @@ import pytest
 import requests
 
 from tally_dev import template as tpl
-from tests.e2e.conftest import ROOT, Server, start_server, stop_server
+from tests.e2e.conftest import ROOT, Server, assert_stopped_cleanly, spawn_server, start_server
 from tests.support import api_routes
 
 pytestmark = pytest.mark.e2e
@@ -65,26 +70,84 @@ def test_every_template_route_is_served_by_its_function(
     assert response.status_code < 500, response.text
 
 
-def test_unknown_path_is_a_404_problem(server: Server, http: requests.Session) -> None:
+def gateway_responses() -> dict[str, dict[str, object]]:
+    """The template's API's GatewayResponses (what API Gateway answers itself)."""
+    resources = tpl.load().raw["Resources"]
+    (api,) = (r for r in resources.values() if r["Type"] == "AWS::Serverless::Api")
+    responses: dict[str, dict[str, object]] = api["Properties"]["GatewayResponses"]
+    return responses
+
+
+def assert_gateway_response(response: requests.Response, kind: str) -> None:
+    expected = gateway_responses()[kind]
+    assert response.status_code == int(str(expected["StatusCode"]))
+    templates = expected["ResponseTemplates"]
+    assert isinstance(templates, dict)
+    assert response.text == templates["application/json"]
+    assert response.headers["Content-Type"] == "application/json"
+
+
+def test_unknown_path_is_the_templates_missing_token_response(
+    server: Server, http: requests.Session
+) -> None:
     response = http.get(f"{server.base_url}/v2/nothing", headers=server.headers(), timeout=10)
-    assert response.status_code == 404
-    assert response.headers["Content-Type"] == "application/problem+json"
-    assert response.json()["status"] == 404
+    assert_gateway_response(response, "MISSING_AUTHENTICATION_TOKEN")
     assert gateway_error(response)
 
 
-def test_known_path_with_another_method_is_405_with_allow(
+def test_known_path_with_another_method_is_answered_as_an_unknown_route(
     server: Server, http: requests.Session
 ) -> None:
-    response = http.put(f"{server.base_url}/v1/events", headers=server.headers(), timeout=10)
-    assert response.status_code == 405
-    assert response.headers["Allow"] == "POST"
-    assert response.headers["Content-Type"] == "application/problem+json"
+    # API Gateway has no 405: a method a resource lacks is an unknown route.
+    for method, path in (("PUT", "/v1/events"), ("GET", "/v1/keys/key_x")):
+        response = http.request(
+            method, server.base_url + path, headers=server.headers(), timeout=10
+        )
+        assert_gateway_response(response, "MISSING_AUTHENTICATION_TOKEN")
+        assert "Allow" not in response.headers
 
-    keyed = http.get(f"{server.base_url}/v1/keys/key_x", headers=server.headers(), timeout=10)
-    expected = {r.method for r in tpl.load().routes if r.path == "/v1/keys/{key_id}"}
-    assert keyed.status_code == 405
-    assert set(keyed.headers["Allow"].split(", ")) == expected
+
+def test_a_body_over_10_mb_is_the_templates_413_and_the_connection_closes(
+    server: Server,
+) -> None:
+    host, port = server.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        head = (
+            "POST /v1/events HTTP/1.1\r\nHost: local\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {10 * 1024 * 1024 + 1}\r\n\r\n"
+        )
+        conn.sendall(head.encode())  # the body never comes: the length alone is refused
+        received = b""
+        while chunk := conn.recv(65536):
+            received += chunk
+    head_part, _, body = received.partition(b"\r\n\r\n")
+    assert head_part.startswith(b"HTTP/1.1 413 ")
+    assert b"Connection: close" in head_part
+    (expected,) = gateway_responses()["REQUEST_TOO_LARGE"]["ResponseTemplates"].values()  # type: ignore[union-attr]
+    assert body.decode() == expected
+
+
+def test_a_smuggled_request_in_a_chunked_body_never_runs(server: Server) -> None:
+    """The chunk data is a whole `GET /v1/keys`: it must reach ingest as its body."""
+    smuggled = (
+        f"GET /v1/keys HTTP/1.1\r\nHost: local\r\nAuthorization: Bearer {server.admin_key}\r\n\r\n"
+    )
+    chunked = f"{len(smuggled):x}\r\n{smuggled}\r\n0\r\n\r\n"
+    host, port = server.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as conn:
+        head = (
+            "POST /v1/events HTTP/1.1\r\nHost: local\r\nTransfer-Encoding: chunked\r\n"
+            f"Content-Type: application/json\r\nAuthorization: Bearer {server.admin_key}\r\n\r\n"
+        )
+        conn.sendall((head + chunked).encode())
+        conn.shutdown(socket.SHUT_WR)
+        received = b""
+        while chunk := conn.recv(65536):
+            received += chunk
+    # One answer, from ingest (the body is not JSON), and no key list anywhere.
+    assert received.count(b"HTTP/1.1 ") == 1
+    assert received.startswith(b"HTTP/1.1 4")
+    assert b'"keys"' not in received
 
 
 def test_static_path_wins_over_a_parameter(server: Server, http: requests.Session) -> None:
@@ -209,9 +272,68 @@ def test_openapi_document_and_swagger_ui(server: Server, http: requests.Session)
 def test_ctrl_c_stops_the_server_cleanly(tmp_path: Path) -> None:
     own = start_server(tmp_path)
     assert requests.get(f"{own.base_url}/v2/nothing", timeout=10).status_code == 404
-    assert stop_server(own) == 0
+    assert_stopped_cleanly(own)
+
+
+@pytest.mark.parametrize("moment", ["importing", "engine started"])
+def test_ctrl_c_while_starting_stops_within_5_s(tmp_path: Path, moment: str) -> None:
+    own = spawn_server(tmp_path, "--demo")
+    if moment == "importing":
+        time.sleep(0.5)
+    else:
+        assert own.wait_for("DynamoDB (", timeout=120), own.text
+    assert_stopped_cleanly(own, codes=(0, 130, -signal.SIGINT))
+
+
+def test_ctrl_c_during_the_demo_load_stops_within_5_s_and_the_port_never_hangs(
+    tmp_path: Path,
+) -> None:
+    own = spawn_server(tmp_path, "--demo")
+    assert own.wait_for("demo events", timeout=120), own.text
+    # Loading: the port is bound but refuses (a client is not left hanging).
     with pytest.raises(requests.ConnectionError):
-        requests.get(f"{own.base_url}/v2/nothing", timeout=2)
+        requests.get(f"{own.base_url}/v1/stats", timeout=5)
+    assert_stopped_cleanly(own)
+
+
+# tgkill(2): a signal to one thread of a process (Linux).
+_TGKILL = {"x86_64": 234, "aarch64": 131}.get(platform.machine())
+
+
+@pytest.mark.skipif(
+    _TGKILL is None or not Path("/proc/self/task").is_dir(), reason="needs Linux's tgkill"
+)
+def test_ctrl_c_delivered_to_another_thread_still_stops_the_server(tmp_path: Path) -> None:
+    """The kernel may hand a process's SIGINT to any thread; Python runs the handler in
+    the main thread only, so a main thread blocked in an untimed wait never stopped."""
+    own = start_server(tmp_path)
+    pid = own.process.pid
+    others = [int(tid) for tid in os.listdir(f"/proc/{pid}/task") if int(tid) != pid]
+    libc = ctypes.CDLL(None, use_errno=True)
+    started = time.monotonic()
+    assert libc.syscall(_TGKILL, pid, others[-1], signal.SIGINT) == 0
+    try:
+        code = own.process.wait(10)
+    except subprocess.TimeoutExpired:
+        own.process.kill()
+        own.process.wait()
+        pytest.fail("SIGINT to a non-main thread did not stop tally serve")
+    assert code == 0
+    assert time.monotonic() - started <= 5
+
+
+def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        own = spawn_server(tmp_path, port=port)
+        code = own.process.wait(60)
+    time.sleep(0.2)
+    assert code == 2
+    (line,) = [line for line in own.output if line.strip()]
+    assert line.startswith(f"tally serve: cannot listen on 127.0.0.1:{port}: ")
+    assert "--port" in line
 
 
 def test_bounded_load_test_has_no_errors(server: Server) -> None:

@@ -1,11 +1,13 @@
 """Schema fuzzing: schemathesis against the OpenAPI document `tally serve` publishes.
 
-Every operation of `GET /openapi.json` is called with generated parameters and
-bodies and a valid admin key. The checks: no 5xx, every status is documented,
-every body and Content-Type matches what the document says for that status.
-`positive_data_acceptance` is left out on purpose: free-form string parameters
-(`startDate`, a scope in the path) are documented as strings, and the service
-rightly answers 400 to most generated strings.
+Every operation of `GET /openapi.json` is called with generated parameters,
+headers and bodies, first valid ones (positive mode), then invalid ones
+(negative mode), with a valid admin key. The checks: no 5xx; every status is
+documented; every body, Content-Type and header matches what the document says
+for that status; invalid data is refused with a 4xx; a route that answered 2xx
+refuses the same request without its key and with a wrong one (`ignored_auth`).
+`positive_data_acceptance` is left out on purpose: dates are documented as
+strings, and the service rightly answers 400 to most generated strings.
 """
 
 from __future__ import annotations
@@ -17,30 +19,42 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    ignored_auth,
+    negative_data_rejection,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
 
+from tests.api_surface import api_routes
 from tests.e2e.conftest import Server
-from tests.support import api_routes, message
+from tests.support import message
 
 pytestmark = pytest.mark.e2e
 
 # Bounded so the whole module stays well under two minutes on a shared machine.
-EXAMPLES_PER_OPERATION = 25
-CHECKS = [
+EXAMPLES = {GenerationMode.POSITIVE: 30, GenerationMode.NEGATIVE: 20}
+CONFORMANCE = [
     not_a_server_error,
     status_code_conformance,
     content_type_conformance,
     response_schema_conformance,
     response_headers_conformance,
 ]
-# Statuses seen per operation, for the coverage checks that follow the fuzzing.
-SEEN: dict[str, collections.Counter[int]] = collections.defaultdict(collections.Counter)
+CHECKS = {
+    GenerationMode.POSITIVE: [*CONFORMANCE, ignored_auth],
+    GenerationMode.NEGATIVE: [*CONFORMANCE, negative_data_rejection],
+}
+# 413: more than 500 events in one ingest request (API Gateway answers 413 to large bodies too).
+REJECTIONS = ["400", "401", "403", "404", "405", "406", "413", "415", "422"]
+# Statuses seen per operation and mode, for the coverage checks that follow the fuzzing.
+SEEN: dict[tuple[str, GenerationMode], collections.Counter[int]] = collections.defaultdict(
+    collections.Counter
+)
 
 
 @pytest.fixture(scope="module")
@@ -76,12 +90,13 @@ def _fresh_key_id(api: Server) -> str:
     return str(reply.json()["key_id"])
 
 
-def _fuzz(operation: Any, api: Server) -> None:
+def _fuzz(operation: Any, api: Server, mode: GenerationMode) -> None:
     name = f"{operation.method.upper()} {operation.path}"
+    seen = SEEN[(name, mode)]
 
-    @given(case=operation.as_strategy())
+    @given(case=operation.as_strategy(generation_mode=mode))
     @settings(
-        max_examples=EXAMPLES_PER_OPERATION,
+        max_examples=EXAMPLES[mode],
         phases=[Phase.explicit, Phase.generate],
         deadline=None,
         derandomize=True,
@@ -89,31 +104,45 @@ def _fuzz(operation: Any, api: Server) -> None:
         suppress_health_check=list(HealthCheck),
     )
     def run(case: Any) -> None:
-        if "key_id" in (case.path_parameters or {}) and sum(SEEN[name].values()) % 2 == 0:
+        positive = mode is GenerationMode.POSITIVE
+        if positive and "key_id" in (case.path_parameters or {}) and sum(seen.values()) % 2 == 0:
             # Random ids only ever reach the 404 branch; a real key reaches the 2xx one.
             case.path_parameters["key_id"] = _fresh_key_id(api)
         response = case.call_and_validate(
-            base_url=api.base_url, headers=api.headers(), checks=CHECKS
+            base_url=api.base_url, headers=api.headers(), checks=CHECKS[mode]
         )
-        SEEN[name][response.status_code] += 1
+        seen[response.status_code] += 1
 
     run()
 
 
-def test_every_operation_conforms_and_answers_a_documented_success(api: Server) -> None:
+def test_every_operation_conforms_refuses_bad_data_and_answers_a_success(api: Server) -> None:
     schema = schemathesis.openapi.from_url(f"{api.base_url}/openapi.json")
+    schema.config.checks.negative_data_rejection.expected_statuses = REJECTIONS
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= len(api_routes()), "an API route is missing from /openapi.json"
     failures = {}
-    for operation in operations:
-        try:
-            _fuzz(operation, api)
-        except Exception as error:
-            failures[f"{operation.method.upper()} {operation.path}"] = str(error)
+    for mode in EXAMPLES:
+        for operation in operations:
+            try:
+                _fuzz(operation, api, mode)
+            except Exception as error:
+                failures[f"{mode.value} {operation.method.upper()} {operation.path}"] = str(error)
     assert failures == {}
+    positive = {
+        name: seen for (name, mode), seen in SEEN.items() if mode is GenerationMode.POSITIVE
+    }
     without_success = sorted(
-        name for name, seen in SEEN.items() if not any(200 <= s < 300 for s in seen)
+        name for name, seen in positive.items() if not any(200 <= s < 300 for s in seen)
     )
-    assert without_success == [], {name: SEEN[name] for name in without_success}
-    total = sum(sum(counter.values()) for counter in SEEN.values())
-    print(f"\nschemathesis: {total} requests over {len(operations)} operations")
+    assert without_success == [], {name: positive[name] for name in without_success}
+    server_errors = sum(n for seen in SEEN.values() for status, n in seen.items() if status >= 500)
+    assert server_errors == 0
+    totals = {
+        mode: sum(sum(s.values()) for (_, m), s in SEEN.items() if m is mode) for mode in EXAMPLES
+    }
+    print(
+        f"\nschemathesis: {sum(totals.values())} requests over {len(operations)} operations"
+        f" ({totals[GenerationMode.POSITIVE]} positive, {totals[GenerationMode.NEGATIVE]} negative),"
+        f" {server_errors} server errors"
+    )

@@ -8,24 +8,18 @@ month, year, or the instant the local hour began) and sums.
 from __future__ import annotations
 
 import itertools
-import json
 import random
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from tally import storage
-from tally.keys import bootstrap_key
-from tests.conftest import TEST_ENV, Stream, _reset, create_tables
-from tests.support import invoke, load_event, post_events, proxy_event, stored_events
+from tests.conftest import World
+from tests.support import batch_get_keys, invoke, load_event, minute_of, post_events, proxy_event
 
 NOW = datetime(2026, 6, 10, 12, 34, 56, tzinfo=UTC)
 FIRST = datetime(2025, 10, 1, tzinfo=UTC)
@@ -77,11 +71,6 @@ def generate_messages(rng: random.Random, count: int) -> list[dict[str, Any]]:
             event["direction"] = "inbound"
         events.append(event)
     return events
-
-
-def minute_of(item: dict[str, Any]) -> datetime:
-    moment = datetime.fromisoformat(str(item["occurred_at"]))
-    return moment.replace(second=0, microsecond=0)
 
 
 def counted(item: dict[str, Any], channel: str) -> bool:
@@ -186,68 +175,8 @@ def check_series(
         assert numbers == oracle_entry(items, channel, entry["currency"], s, e), (unit, zone, s, e)
 
 
-@dataclass
-class World:
-    keys: dict[str, str]
-    items: list[dict[str, Any]]
-    stream: Stream
-
-
-@contextmanager
-def seeded_world(events: list[dict[str, Any]]) -> Iterator[World]:
-    """moto with the template's tables, keys for `acme`/`globex`, `events` ingested into
-    `acme` and applied to the counters: shared by a whole module (ingesting is slow)."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
-            patch.delenv(name, raising=False)
-        for name, value in TEST_ENV.items():
-            patch.setenv(name, value)
-        _reset()
-        with mock_aws():
-            create_tables()
-            secrets = {
-                account: bootstrap_key(account, ["events:write", "stats:read"], "all").secret
-                for account in ("acme", "globex")
-            }
-            secrets["acme_write"] = bootstrap_key("acme", ["events:write"], "write").secret
-            arn = boto3.client("dynamodb").describe_table(TableName="EventsTable")["Table"][
-                "LatestStreamArn"
-            ]
-            stream = Stream(arn)
-            post_events(secrets["acme"], events)
-            # Later receipts move some messages forward (queued -> sent/delivered/failed).
-            rng = random.Random(len(events))
-            updates = [
-                {**event, "status": rng.choice(("sent", "delivered", "failed"))}
-                for event in events
-                if event.get("status") == "queued" and rng.random() < 0.5
-            ]
-            post_events(secrets["acme"], updates)
-            stream.drain()
-            items = stored_events("acme")
-            assert len([i for i in items if i["kind"] != "usage"]) == len(events)
-            yield World(secrets, items, stream)
-        _reset()
-
-
-@contextmanager
-def batch_get_keys() -> Iterator[list[int]]:
-    """Keys per BatchGetItem call made inside the block (a botocore hook on the client)."""
-    calls: list[int] = []
-
-    def count(params: dict[str, Any], **_: Any) -> None:
-        request = json.loads(params["body"])  # the serialized BatchGetItem request
-        calls.extend(len(table["Keys"]) for table in request["RequestItems"].values())
-
-    storage.client().meta.events.register("before-call.dynamodb.BatchGetItem", count)
-    try:
-        yield calls
-    finally:
-        storage.client().meta.events.unregister("before-call.dynamodb.BatchGetItem", count)
-
-
 @pytest.fixture(scope="module")
-def world() -> Iterator[World]:
+def world(seeded_world: Callable[..., AbstractContextManager[World]]) -> Iterator[World]:
     with seeded_world(generate_messages(random.Random(20260610), 180)) as seeded:
         yield seeded
 
@@ -442,7 +371,8 @@ def test_amounts_in_the_account_currency_sum_exactly(keys, world):
     ],
 )
 def test_bad_requests_name_the_field(keys, body, status, field):
-    response = request(keys["acme"], "whatsapp", body)
+    # As the seed sends it: a body of text is declared JSON (without, it would be a 415).
+    response = request(keys["acme"], "whatsapp", body, {"Content-Type": "application/json"})
     assert response["statusCode"] == status, response["body"]
     assert response["headers"]["content-type"] == "application/problem+json"
     assert [error["field"] for error in response["json"]["errors"]] == [field]

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 import pytest
 
-from tests.integration.test_channel_api import World, batch_get_keys, minute_of, seeded_world
-from tests.support import invoke, load_event, proxy_event
+from tests.conftest import World
+from tests.support import batch_get_keys, invoke, load_event, minute_of, proxy_event
 
 NOW = datetime(2026, 6, 10, 12, 34, 56, tzinfo=UTC)
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -69,7 +70,7 @@ def generate(rng: random.Random) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def world() -> Iterator[World]:
+def world(seeded_world: Callable[..., AbstractContextManager[World]]) -> Iterator[World]:
     with seeded_world(generate(random.Random(1676894034))) as seeded:
         yield seeded
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from tally import auth, contributions, counters, events, storage
 from tally.config import get_settings
+from tally_dev.lambda_kit import DynamoDBCalls
 from tests.support import invoke, load_event, post_events, proxy_event, stored_events
 
 NOW = datetime(2026, 6, 10, 12, 34, 56, tzinfo=UTC)
@@ -412,18 +413,14 @@ def test_requests_per_call_do_not_grow_with_events(keys):
             for n in range(0, 26)
         ],
     )
-    calls: list[str] = []
-    storage.client().meta.events.register(
-        "before-call.dynamodb", lambda model, **_: calls.append(model.name)
-    )
 
     def measure() -> dict[str, list[str]]:
         result = {}
         for scope in ("24h", "1w", "1month", "1year", "all"):
             auth.clear_cache()  # count the key lookup too: the worst case of a cold container
-            calls.clear()
-            assert get(keys["acme_read"], scope, "query")["statusCode"] == 200
-            result[scope] = sorted(calls)
+            with DynamoDBCalls(storage.client()) as calls:
+                assert get(keys["acme_read"], scope, "query")["statusCode"] == 200
+            result[scope] = sorted(calls.operations())
         return result
 
     bulk_counters(10_000)

@@ -26,8 +26,10 @@ from tests.support import (
     counter_items,
     expected_counters,
     install_faulty_client,
+    invoke,
     message,
     post_events,
+    proxy_event,
 )
 
 HUGE = Decimal("9E+125")  # DynamoDB's largest magnitude is just under 1E+126
@@ -163,3 +165,27 @@ def run_cli(*argv: str) -> tuple[int, str]:
     with contextlib.redirect_stdout(out):
         code = cli.main(list(argv))
     return code, out.getvalue()
+
+
+def test_stored_campaigns_that_cannot_be_read_never_break_the_reports(keys, stream):
+    """Campaign items from before the bounds: an unreadable completion time, an unreadable
+    creation time. The reports answer; the first shows without a completion time."""
+    base = {"account": "acme", "kind": "campaign", "status": "completed", "rev": 1, "name": "Old"}
+    for event_id, fields in (
+        ("bad-done", {"occurred_at": "2026-06-01T10:00:00.000000Z", "completed_at": "soon"}),
+        ("bad-made", {"occurred_at": "2026-06-01T1"}),
+    ):
+        item = events.with_keys("acme", {**base, "event_id": event_id, **fields}, in_activity=False)
+        storage.put_item(get_settings().events_table, item)
+    for route in ("top-campaigns", "export"):
+        response = invoke(
+            "analytics",
+            proxy_event(
+                "GET",
+                f"/api/analytics/{route}",
+                key=keys["acme"],
+                query={"startDate": "2026-05-01", "endDate": "2026-06-10"},
+            ),
+        )
+        assert response["statusCode"] == 200, response["body"]
+    assert "Old" in response["body"]

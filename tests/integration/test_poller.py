@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 import time
@@ -297,3 +298,57 @@ def test_a_child_shard_is_read_only_after_its_parent_is_drained(
     assert delivered == ["old-a", "old-b", "new-a"]
     assert stream.reads.index("shard-child") > stream.reads.index("shard-parent")
     assert all(r["eventSourceARN"] == poller.stream_arn for e in received for r in e["Records"])
+
+
+def test_an_idle_poller_backs_off_and_a_wake_polls_at_once(
+    table: tuple[Any, tpl.StreamMapping], endpoint: str, tmp_path: Path
+) -> None:
+    client, mapping = table
+    received: list[dict[str, Any]] = []
+    poller = StreamPoller(
+        mapping,
+        received.append,
+        endpoint_url=endpoint,
+        failure_log=tmp_path / "failures.jsonl",
+        batching_window=0,
+        poll_interval=0.05,
+        idle_interval=1.0,
+    )
+    polls: list[tuple[float, float]] = []  # (start, end) of each poll
+    poll_once = poller.poll_once
+
+    def counted() -> bool:
+        started = time.monotonic()
+        try:
+            return poll_once()
+        finally:
+            polls.append((started, time.monotonic()))
+
+    poller.poll_once = counted  # type: ignore[method-assign]
+    poller.start()
+    try:
+        deadline = time.monotonic() + 20
+        while len(polls) < 8 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # The pauses between idle polls double from 0.1 s up to idle_interval (a loaded
+        # machine only makes them longer, so the schedule is a lower bound).
+        first = polls[:8]
+        pauses = [later[0] - earlier[1] for earlier, later in itertools.pairwise(first)]
+        schedule = [0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.0]
+        assert all(p >= 0.95 * least for p, least in zip(pauses, schedule, strict=True)), pauses
+        assert pauses[-1] < 5, pauses
+        # Right after an idle poll the next is 1 s away, unless woken.
+        seen = len(polls)
+        while len(polls) == seen:
+            time.sleep(0.005)
+        put(client, mapping.table, "message#woken")
+        woken = time.monotonic()
+        poller.wake()
+        deadline = woken + 5
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert received, "the woken poller did not deliver"
+        # One poll right away (DynamoDB Local may publish the record a moment later).
+        assert any(0 <= started - woken < 0.5 for started, _ in polls)
+    finally:
+        poller.stop()

@@ -183,15 +183,24 @@ def test_self_link_is_the_requested_url(keys):
     assert (
         custom["json"]["_links"]["self"]["href"] == f"https://api.example.com/stats-api{MESSAGES}"
     )
-    # The local runtime: served at its own host without the stage prefix.
-    local = get(
-        keys["acme_read"],
-        headers={"Host": "127.0.0.1:3000", "X-Forwarded-Proto": "http"},
-        query={"pretty": "1"},
+    # The local runtime: its gateway puts the address it serves in requestContext, and
+    # serves without a stage prefix; a domain with a port is plain HTTP.
+    event = proxy_event(
+        "GET", MESSAGES, headers={"X-API-KEY": keys["acme_read"]}, query={"pretty": "1"}
     )
-    local_event_domain = "abcdef1234.execute-api.us-east-1.amazonaws.com"
-    assert local_event_domain not in local["json"]["_links"]["self"]["href"]
+    event["requestContext"].update(domainName="127.0.0.1:3000", path=f"/prod{MESSAGES}")
+    local = invoke("usage_stats", event)
     assert local["json"]["_links"]["self"]["href"] == f"http://127.0.0.1:3000{MESSAGES}?pretty=1"
+
+
+def test_self_link_ignores_client_headers(keys):
+    """Host and X-Forwarded-Proto are the client's to set: the link never echoes them."""
+    hostile = get(
+        keys["acme_read"],
+        headers={"Host": "evil.example", "X-Forwarded-Proto": "javascript:alert(1)//"},
+    )
+    href = hostile["json"]["_links"]["self"]["href"]
+    assert href == f"https://abcdef1234.execute-api.us-east-1.amazonaws.com/prod{MESSAGES}"
 
 
 def assert_seed_shape(response: dict[str, Any], status: int, title: str) -> None:
@@ -270,13 +279,11 @@ def test_sample_event_is_served(keys):
 
 def test_one_batched_counters_read_per_call(keys, stream):
     from tally import auth, storage
+    from tally_dev.lambda_kit import DynamoDBCalls
 
     post_events(keys["acme"], usage_events())
     stream.drain()
-    calls: list[str] = []
-    storage.client().meta.events.register(
-        "before-call.dynamodb", lambda model, **_: calls.append(model.name)
-    )
     auth.clear_cache()  # the key lookup counts too, as on a cold container
-    assert get(keys["acme_read"])["statusCode"] == 200
-    assert sorted(calls) == ["BatchGetItem", "GetItem"]
+    with DynamoDBCalls(storage.client()) as calls:
+        assert get(keys["acme_read"])["statusCode"] == 200
+    assert sorted(calls.operations()) == ["BatchGetItem", "GetItem"]

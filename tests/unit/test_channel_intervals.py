@@ -124,6 +124,14 @@ def test_nulls_mean_defaults():
 )
 def test_bad_bodies_are_400_naming_the_field(body, field):
     with pytest.raises(TallyError) as raised:
-        parse_request(body)
+        parse_request(body, "application/json")
     assert raised.value.status == 400
     assert [error.field for error in raised.value.errors] == [field]
+
+
+def test_a_body_that_is_not_json_without_a_content_type_is_415():
+    """The one body parser's rule (tally.payload), the same as ingest's."""
+    with pytest.raises(TallyError) as raised:
+        parse_request("nope")
+    assert raised.value.status == 415
+    assert [error.field for error in raised.value.errors] == ["Content-Type"]

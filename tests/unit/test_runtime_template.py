@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import textwrap
 from pathlib import Path
@@ -63,7 +64,6 @@ def test_stream_mapping_and_environment(template: tpl.Template) -> None:
     assert mapping.batch_size == 1000
     assert mapping.batching_window == 5
     assert mapping.maximum_retry_attempts == 10
-    assert mapping.bisect_on_error is False
     assert mapping.on_failure == "CountersFailureQueue"
     assert template.environment["TALLY_EVENTS_TABLE"] == "EventsTable"
     assert template.environment["TALLY_KEYS_TABLE"] == "KeysTable"
@@ -198,10 +198,47 @@ def test_a_route_added_to_the_template_is_served(tmp_path: Path) -> None:
     reply = gateway.invoke("GET", "/hello/world")
     assert reply.status == 200
     assert reply.json() == {"resource": "/hello/{name}", "name": "world"}
-    assert gateway.invoke("POST", "/hello/world").status == 405
-    missing = gateway.invoke("GET", "/nope")
-    assert missing.status == 404
-    assert dict(missing.headers)["Content-Type"] == "application/problem+json"
+    # Without GatewayResponses in the template: API Gateway's own default for both.
+    for method, path in (("POST", "/hello/world"), ("GET", "/nope")):
+        missing = gateway.invoke(method, path)
+        assert missing.status == 403
+        assert missing.json() == {"message": "Missing Authentication Token"}
+        assert dict(missing.headers)["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
+        assert "Allow" not in dict(missing.headers)
+
+
+def test_unknown_routes_and_methods_answer_the_templates_gateway_response(
+    template: tpl.Template,
+) -> None:
+    (api,) = (r for r in template.raw["Resources"].values() if r["Type"] == "AWS::Serverless::Api")
+    configured = api["Properties"]["GatewayResponses"]
+    expected = configured["MISSING_AUTHENTICATION_TOKEN"]
+    gateway = Gateway(template)
+    for method, path in (("GET", "/v2/nothing"), ("PUT", "/v1/events"), ("GET", "/v1/keys/k")):
+        reply = gateway.invoke(method, path)
+        assert reply.status == int(expected["StatusCode"]), (method, path)
+        assert reply.body.decode() == expected["ResponseTemplates"]["application/json"]
+        headers = dict(reply.headers)
+        assert headers["Content-Type"] == "application/json"
+        assert headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
+        assert headers["x-amzn-RequestId"]
+        assert "Allow" not in headers
+
+
+def test_gateway_responses_fall_back_to_default_4xx_then_api_gateways_own() -> None:
+    custom = tpl.GatewayResponse(418, {"X": "1"}, "{}")
+    base = tpl.load()
+    only_default = dataclasses.replace(
+        base, gateway_responses={"DEFAULT_4XX": tpl.GatewayResponse(0, {"X": "2"}, "{}")}
+    )
+    assert only_default.gateway_response("REQUEST_TOO_LARGE").status == 413
+    assert only_default.gateway_response("REQUEST_TOO_LARGE").headers == {"X": "2"}
+    own = dataclasses.replace(base, gateway_responses={"REQUEST_TOO_LARGE": custom})
+    assert own.gateway_response("REQUEST_TOO_LARGE") == custom
+    bare = dataclasses.replace(base, gateway_responses={})
+    assert json.loads(bare.gateway_response("REQUEST_TOO_LARGE").body) == {
+        "message": "Request Too Long"
+    }
 
 
 def test_a_missing_handler_module_is_a_502_problem(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ SCOPES = ("events:write", "stats:read", "billing:read", "keys:manage", "admin")
 ADMIN = "admin"
 SECRET_PREFIX = "tk_"  # noqa: S105 - a public prefix, not a secret
 ACCOUNT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+KEY_ID_PATTERN = re.compile(r"^key_[0-9a-f]{20}$")
 _KEY_HEADERS = ("x-api-key", "cb-administration-api-key")
 
 
@@ -61,7 +62,6 @@ class Principal:
 
     key_id: str
     account: str
-    key_account: str
     scopes: frozenset[str]
 
     @property
@@ -81,6 +81,11 @@ def digest(secret: str) -> str:
 def key_id_for(secret: str) -> str:
     """The public id of a secret: a prefix of its digest (reveals nothing usable)."""
     return "key_" + digest(secret)[:20]
+
+
+def is_key_id(text: str) -> bool:
+    """Whether `text` has the shape of a key id (anything else names no key)."""
+    return KEY_ID_PATTERN.fullmatch(text) is not None
 
 
 def record_from_item(item: Mapping[str, Any]) -> KeyRecord:
@@ -168,15 +173,15 @@ def authenticate(headers: Mapping[str, str], scope: str) -> Principal:
         raise unauthorized("the API key was revoked")
     requested = {name.lower(): value for name, value in headers.items()}.get("x-account-id")
     account = record.account
-    if requested is not None and requested.strip() and requested.strip() != record.account:
+    if requested is not None and requested != record.account:
+        if not ACCOUNT_PATTERN.fullmatch(requested):
+            raise bad_request("x-account-id", "must be 1-64 characters of A-Za-z0-9._-")
         if ADMIN not in record.scopes:
             raise unauthorized("x-account-id does not match the API key's account")
-        account = requested.strip()
-        if not ACCOUNT_PATTERN.match(account):
-            raise bad_request("x-account-id", "must be 1-64 characters of A-Za-z0-9._-")
+        account = requested
     if scope not in record.scopes and ADMIN not in record.scopes:
         raise forbidden(scope)
-    return Principal(record.key_id, account, record.account, record.scopes)
+    return Principal(record.key_id, account, record.scopes)
 
 
 def new_key_item(

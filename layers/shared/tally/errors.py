@@ -9,7 +9,7 @@ Three body formats, chosen per endpoint group:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Literal
@@ -43,9 +43,55 @@ class TallyError(Exception):
         return self.detail
 
 
-def bad_request(field_name: str, reason: str) -> TallyError:
+def field_name(location: Sequence[Any], default: str = "body") -> str:
+    """A validation error's location as one name: `price.amount`, `types[][1]`,
+    `available_credit_products[0].credits_amount`."""
+    name = ""
+    for part in location:
+        if isinstance(part, int):
+            name += f"[{part}]"
+        else:
+            name += f".{part}" if name else str(part)
+    return name or default
+
+
+def field_errors(
+    errors: Iterable[Mapping[str, Any]],
+    *,
+    skip: int = 0,
+    index: int | None = None,
+    default: str = "body",
+) -> list[FieldError]:
+    """pydantic's (and Powertools') error dicts as FieldErrors: the one converter.
+
+    `skip` drops leading location parts that are not the client's field names
+    (Powertools' `query`/`body`, a discriminated union's tag); an error left
+    without a location is about `default`.
+    """
+    return [
+        FieldError(
+            field_name(tuple(error.get("loc", ()))[skip:], default),
+            str(error.get("msg", "invalid")).removeprefix("Value error, "),
+            index,
+        )
+        for error in errors
+    ]
+
+
+def invalid(status: int, errors: Sequence[FieldError]) -> TallyError:
+    """A 4xx listing every bad field, its detail naming each field and reason."""
+    detail = "; ".join(f"{error.field}: {error.reason}" for error in errors) or "invalid request"
+    return TallyError(status, detail, errors)
+
+
+def bad_request(name: str, reason: str) -> TallyError:
     """400 naming the parameter and the reason."""
-    return TallyError(400, f"{field_name}: {reason}", [FieldError(field_name, reason)])
+    return invalid(400, [FieldError(name, reason)])
+
+
+def unprocessable(name: str, reason: str) -> TallyError:
+    """422: the body is well-formed but `name` holds a value the service cannot take."""
+    return invalid(422, [FieldError(name, reason)])
 
 
 def unauthorized(detail: str = "a valid API key is required") -> TallyError:
@@ -60,12 +106,11 @@ def not_found(detail: str) -> TallyError:
     return TallyError(404, detail)
 
 
-def unavailable(retry_after: int = 1) -> TallyError:
-    return TallyError(
-        503,
-        "the service is busy; retry after the delay in Retry-After",
-        headers={"Retry-After": str(retry_after)},
-    )
+def unavailable(
+    detail: str = "the service is busy; retry later", retry_after: int = 1
+) -> TallyError:
+    """503 with Retry-After: DynamoDB throttled or failed after the SDK's retries."""
+    return TallyError(503, detail, headers={"Retry-After": str(retry_after)})
 
 
 def title(status: int) -> str:

@@ -1,102 +1,49 @@
-"""Shared HTTP plumbing for the endpoint handlers: the resolver, auth and error mapping.
+"""Shared HTTP plumbing for the endpoint handlers: auth, error mapping, request input.
 
-Every handler builds its app with `create_app(style)`, so exception-to-status
-mapping, logging with correlation ids and metrics live here once.
+Every handler builds its app with `create_app(style, scope=...)` and exports
+`lambda_handler(app)`. That entry point authenticates the request before
+anything else looks at it (API Gateway invokes a function only for its own
+routes), so a request without a valid key is 401 whatever its method,
+parameters and body; routes read the caller from `app.principal`.
+`error_for` is the one place that turns an exception into an HTTP error, in
+the error `style` of the route's API.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from typing import Any
+import base64
+import binascii
+import ipaddress
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+from urllib.parse import urlencode, urlsplit
 
-from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
+from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from tally import auth, storage
+from tally import auth, payload, storage
 from tally.config import get_settings
-from tally.errors import PROBLEM_JSON, FieldError, Style, TallyError, render_json
+from tally.errors import (
+    Style,
+    TallyError,
+    bad_request,
+    field_errors,
+    invalid,
+    render_json,
+    unavailable,
+    unprocessable,
+)
+from tally.observability import flush_metrics, logger, with_lambda_context
+from tally.resolver import Resolver
 
-logger = Logger()
-metrics = Metrics()
-
-_BODY_LOCATIONS = frozenset({"body"})
-
-
-def _field_name(location: tuple[Any, ...]) -> str:
-    parts = [str(part) for part in location[1:]] or [str(location[0])]
-    return ".".join(parts)
-
-
-def validation_error(exc: RequestValidationError) -> TallyError:
-    """Body problems are 422 (invalid content); parameter problems are 400."""
-    errors = exc.errors()
-    in_body = any(error.get("loc", ("",))[0] in _BODY_LOCATIONS for error in errors)
-    field_errors = [
-        FieldError(
-            _field_name(tuple(error.get("loc", ("request",)))), str(error.get("msg", "invalid"))
-        )
-        for error in errors
-    ]
-    detail = (
-        "; ".join(f"{error.field}: {error.reason}" for error in field_errors) or "invalid request"
-    )
-    return TallyError(422 if in_body else 400, detail, field_errors)
-
-
-_ERROR_SCHEMAS: dict[Style, tuple[str, dict[str, Any]]] = {
-    "problem": (
-        PROBLEM_JSON,
-        {
-            "type": "object",
-            "required": ["type", "title", "status", "detail"],
-            "properties": {
-                "type": {"type": "string"},
-                "title": {"type": "string"},
-                "status": {"type": "integer"},
-                "detail": {"type": "string"},
-                "errors": {"type": "array", "items": {"type": "object"}},
-            },
-        },
-    ),
-    "dashboard": (
-        "application/json",
-        {
-            "type": "object",
-            "required": ["ok", "error"],
-            "properties": {
-                "ok": {"const": False},
-                "error": {
-                    "type": "object",
-                    "required": ["code", "message"],
-                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-                },
-            },
-        },
-    ),
-    "usage": (
-        "application/json",
-        {
-            "type": "object",
-            "required": ["title", "status"],
-            "properties": {"title": {"type": "string"}, "status": {"type": "integer"}},
-        },
-    ),
-}
-# Statuses `create_app`'s handlers can answer on any operation: a bad parameter or
-# x-account-id, the key checks, a throttled or failed DynamoDB call.
-_COMMON_ERRORS = {
-    400: "A parameter is invalid",
-    401: "Missing, unknown or revoked API key",
-    403: "The API key lacks the route's scope",
-    500: "Internal error (no details are exposed)",
-    503: "DynamoDB is throttling; retry after Retry-After",
-}
+Model = TypeVar("Model", bound=BaseModel)
 
 
 # --- CORS --------------------------------------------------------------------------------
@@ -138,141 +85,85 @@ class SettingsCors(CORSConfig):
         return self._current().to_dict(origin)
 
 
-class _Resolver(APIGatewayRestResolver):
-    """Powertools' resolver whose OpenAPI document lists the errors `create_app` really answers.
-
-    Powertools documents only the success and a 422 on every operation, but this
-    service answers parameter problems with 400 (422 is for bodies only), and
-    every route can answer 401/403/503 in its group's error format.
-    """
-
-    def __init__(self, style: Style, strip_prefixes: list[str] | None) -> None:
-        super().__init__(
-            enable_validation=True,
-            strip_prefixes=strip_prefixes,  # type: ignore[arg-type]
-            cors=SettingsCors(),
-        )
-        self.error_style: Style = style
-        self._bodies: dict[tuple[str, str], type[BaseModel]] = {}
-        self._path_values: dict[str, list[str]] = {}
-
-    def document_body(self, method: str, path: str, model: type[BaseModel]) -> None:
-        """Document the JSON body of a route whose handler parses the body itself."""
-        self._bodies[(method.lower(), path)] = model
-
-    def document_path_values(self, name: str, values: list[str]) -> None:
-        """Document the values a path parameter takes (the handler rejects the others)."""
-        self._path_values[name] = values
-
-    def get_openapi_json_schema(self, **options: Any) -> str:
-        document = json.loads(super().get_openapi_json_schema(**options))
-        content_type, schema = _ERROR_SCHEMAS[self.error_style]
-        definitions = document.setdefault("components", {}).setdefault("schemas", {})
-        for path, operations in document.get("paths", {}).items():
-            for method, operation in operations.items():
-                model = self._bodies.get((method, path))
-                if model is not None:
-                    body = model.model_json_schema(ref_template="#/components/schemas/{model}")
-                    definitions.update(body.pop("$defs", {}))
-                    operation["requestBody"] = {
-                        "required": True,
-                        "content": {"application/json": {"schema": body}},
-                    }
-                for parameter in operation.get("parameters", []):
-                    values = self._path_values.get(parameter.get("name", ""))
-                    if parameter.get("in") == "path" and values:
-                        parameter["schema"] = {"type": "string", "enum": values}
-                responses = operation.setdefault("responses", {})
-                # Powertools gives every documented response a JSON body; a 204 has none.
-                responses.get("204", {}).pop("content", None)
-                errors = dict(_COMMON_ERRORS)
-                if "requestBody" in operation:
-                    errors[422] = "The body is invalid"
-                else:
-                    responses.pop("422", None)
-                if any(param.get("in") == "path" for param in operation.get("parameters", [])):
-                    errors[404] = "No such resource"
-                if self.error_style == "usage":
-                    errors[406] = "The Accept header excludes JSON"
-                for status, description in errors.items():
-                    responses.setdefault(str(status), {"description": description})
-                # Every error goes through `respond`, so every error status has the style's
-                # body (Powertools would document its own 422 body, or a JSON default).
-                for status, response in responses.items():
-                    if int(status) >= 400:
-                        response["content"] = {content_type: {"schema": schema}}
-        return json.dumps(document)
+def documented(
+    model: Any,
+    description: str,
+    content_type: str = "application/json",
+    headers: Mapping[str, str] | None = None,
+) -> Any:
+    """An OpenAPI response whose body is `model` (a pydantic model or a type such as
+    `list[Model]`), for routes that build their body as plain data; `headers` maps
+    the string headers it carries to their descriptions."""
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {content_type: {"model": model}},
+    }
+    if headers:
+        response["headers"] = {
+            name: {"description": text, "schema": {"type": "string"}}
+            for name, text in headers.items()
+        }
+    return response
 
 
-def create_app(style: Style = "problem", *, strip_prefixes: list[str] | None = None) -> _Resolver:
-    """A REST resolver whose every failure is answered in the error `style` of its API."""
-    app = _Resolver(style, strip_prefixes)
-
-    def respond(error: TallyError) -> Response[str]:
-        content_type, body = render_json(style, error.status, error.detail, error.errors)
-        return Response(
-            status_code=error.status,
-            content_type=content_type,
-            body=body,
-            headers=dict(error.headers),
-        )
-
-    @app.exception_handler(TallyError)
-    def handle_tally_error(error: TallyError) -> Response[str]:
+def error_for(error: Exception) -> TallyError:
+    """The one mapping from an exception to the error the client is answered."""
+    if isinstance(error, TallyError):
         if error.status >= 500:
             logger.warning("request failed", extra={"status": error.status, "detail": error.detail})
-        return respond(error)
-
-    @app.exception_handler(RequestValidationError)
-    def handle_validation(error: RequestValidationError) -> Response[str]:
-        return respond(validation_error(error))
-
-    @app.exception_handler(storage.ClientError)
-    def handle_client_error(error: storage.ClientError) -> Response[str]:
+        return error
+    if isinstance(error, RequestValidationError):
+        errors = error.errors()
+        in_body = any(tuple(item.get("loc", ("",)))[:1] == ("body",) for item in errors)
+        return invalid(422 if in_body else 400, field_errors(errors, skip=1))
+    if isinstance(error, storage.TransactionCancelled):
+        if "ValidationError" in error.reasons:
+            logger.warning("DynamoDB refused a value", extra={"reasons": error.reasons})
+            return unprocessable("body", "holds a value DynamoDB cannot store")
+        logger.warning("transaction cancelled", extra={"reasons": error.reasons})
+        return unavailable()
+    if isinstance(error, storage.ClientError):
         if storage.is_throttling(error):
             logger.warning("DynamoDB throttled the request", extra={"error": str(error)})
-            return respond(
-                TallyError(503, "the service is busy; retry later", headers={"Retry-After": "1"})
-            )
+            return unavailable()
+        if error.response.get("Error", {}).get("Code") == "ValidationException":
+            # The value is what DynamoDB refuses (a retry would fail the same way): the
+            # client's error, never a 5xx that invites retrying forever.
+            logger.warning("DynamoDB refused a value", extra={"error": str(error)})
+            return unprocessable("body", "holds a value DynamoDB cannot store")
         logger.exception("DynamoDB request failed")
-        return respond(TallyError(500, "internal error"))
-
-    @app.exception_handler(storage.TransactionCancelled)
-    def handle_cancelled(error: storage.TransactionCancelled) -> Response[str]:
-        logger.warning("transaction cancelled", extra={"reasons": error.reasons})
-        return respond(
-            TallyError(503, "the service is busy; retry later", headers={"Retry-After": "1"})
-        )
-
-    @app.exception_handler(storage.BotoCoreError)
-    def handle_botocore(error: storage.BotoCoreError) -> Response[str]:
+        return TallyError(500, "internal error")
+    if isinstance(error, storage.BotoCoreError):
         logger.exception("AWS SDK failure")
-        return respond(
-            TallyError(503, "the service is temporarily unavailable", headers={"Retry-After": "1"})
-        )
+        return unavailable("the service is temporarily unavailable")
+    logger.exception("unhandled error")
+    return TallyError(500, "internal error")
+
+
+def _response(style: Style, error: TallyError) -> Response[str]:
+    content_type, body = render_json(style, error.status, error.detail, error.errors)
+    return Response(
+        status_code=error.status, content_type=content_type, body=body, headers=dict(error.headers)
+    )
+
+
+def create_app(
+    style: Style = "problem", *, scope: str, strip_prefixes: list[str] | None = None
+) -> Resolver:
+    """A REST resolver for the routes of one API group: every request needs a key with
+    `scope`, every failure is answered in the error `style` of its API."""
+    app = Resolver(style, scope, strip_prefixes, cors=SettingsCors())
+
+    @app.exception_handler(Exception)
+    def handle_error(error: Exception) -> Response[str]:
+        return _response(style, error_for(error))
 
     @app.not_found
     def handle_not_found(error: NotFoundError) -> Response[str]:
-        return respond(
-            TallyError(
-                404, f"no route for {app.current_event.http_method} {app.current_event.path}"
-            )
-        )
-
-    @app.exception_handler(Exception)
-    def handle_unexpected(error: Exception) -> Response[str]:
-        logger.exception("unhandled error")
-        return respond(TallyError(500, "internal error"))
+        event = app.current_event
+        return _response(style, TallyError(404, f"no route for {event.http_method} {event.path}"))
 
     return app
-
-
-def principal(app: APIGatewayRestResolver, scope: str) -> auth.Principal:
-    """The caller of the current request, authorised for `scope` (401/403 otherwise)."""
-    event = app.current_event
-    result = auth.authenticate(event.headers or {}, scope)
-    logger.append_keys(account=result.account, key_id=result.key_id)
-    return result
 
 
 def header(app: APIGatewayRestResolver, name: str) -> str | None:
@@ -284,24 +175,116 @@ def header(app: APIGatewayRestResolver, name: str) -> str | None:
     return None
 
 
-def lambda_handler(
-    app: APIGatewayRestResolver,
-) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
-    """The Lambda entry point of an API app, with correlation ids. Metrics are flushed
-    only when the route recorded some: read routes record none, and Powertools'
-    `log_metrics` would warn about that on every call."""
+def body(app: APIGatewayRestResolver) -> str | None:
+    """The request body as text; 400 naming `body` when it is not UTF-8.
 
-    @logger.inject_lambda_context(
-        correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
-    )
+    Powertools' `decoded_body` would raise UnicodeDecodeError (a 500) instead.
+    """
+    event = app.current_event
+    raw = event.body
+    if raw is None or not event.is_base64_encoded:
+        return raw
+    try:
+        return base64.b64decode(raw, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise bad_request("body", "must be UTF-8 text") from None
+
+
+def json_body(app: APIGatewayRestResolver, model: type[Model]) -> Model:
+    """The request's JSON body as `model`: 415/400 for the body, 422 naming each bad field."""
+    return payload.validate(model, payload.parse_json(body(app), header(app, "content-type")))
+
+
+def query(app: APIGatewayRestResolver) -> dict[str, list[str]]:
+    """Every query parameter with all its values."""
+    event = app.current_event
+    return dict(event.multi_value_query_string_parameters or {}) or {
+        name: [value] for name, value in (event.query_string_parameters or {}).items()
+    }
+
+
+def _is_local(domain: str) -> bool:
+    """A domain API Gateway never presents: one with a port, or a loopback host (the
+    local runtime, which serves plain HTTP)."""
+    try:
+        parts = urlsplit(f"//{domain}")
+        if parts.port is not None:
+            return True
+    except ValueError:
+        return False
+    host = parts.hostname or ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def request_url(app: APIGatewayRestResolver, parameters: Mapping[str, list[str]] | None) -> str:
+    """The URL the client requested, with `parameters` as its query string.
+
+    Built from what API Gateway puts in `requestContext`, never from client
+    headers such as `Host`: the domain the client called and its own path
+    (`requestContext.path`: with the stage on the execute-api domain, the base
+    path on a custom domain). The local runtime (a domain with a port or a
+    loopback host) serves plain HTTP at the resource path, with no stage prefix.
+    """
+    context = app.current_event.request_context
+    domain = context.domain_name or "localhost"
+    local = _is_local(domain)
+    path = app.current_event.path if local or not context.path else context.path
+    href = f"{'http' if local else 'https'}://{domain}{path.split('?', 1)[0]}"
+    if parameters:
+        href += "?" + urlencode(parameters, doseq=True)
+    return href
+
+
+def _early_response(app: Resolver, event: dict[str, Any], error: TallyError) -> dict[str, Any]:
+    """The proxy response for a request refused before routing, built by Powertools'
+    own response builder so it has the resolver's exact shape, with the CORS headers
+    the resolver would add (a page on an allowed origin can read why it was refused)."""
+    response = _response(app.error_style, error)
+    origins = [
+        value for name, value in (event.get("headers") or {}).items() if name.lower() == "origin"
+    ]
+    allowed = app.cors.allowed_origin(origins[0]) if origins else None
+    if allowed is not None:
+        response.headers.update(app.cors.to_dict(allowed))
+    builder: ResponseBuilder[APIGatewayProxyEvent] = ResponseBuilder(response)
+    return builder.build(APIGatewayProxyEvent(event))
+
+
+def lambda_handler(
+    app: Resolver,
+) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+    """The Lambda entry point of an API app: the key first, then routing, then one log
+    line with the route, status and latency (and the correlation id of every line)."""
+
+    @with_lambda_context(correlation_paths.API_GATEWAY_REST)
     def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        started = time.perf_counter()
         # Validated before routing: a malformed setting fails the invocation (a Lambda
         # error, which the Errors alarm sees) with a message naming the variable.
         get_settings()
         try:
-            return app.resolve(event, context)
-        finally:
-            if metrics.metric_set:
-                metrics.flush_metrics()
+            principal = auth.authenticate(event.get("headers") or {}, app.scope)
+        except Exception as error:
+            response = _early_response(app, event, error_for(error))
+        else:
+            logger.thread_safe_append_keys(account=principal.account, key_id=principal.key_id)
+            app.append_context(principal=principal)
+            try:
+                response = app.resolve(event, context)
+            finally:
+                flush_metrics()
+        logger.info(
+            "request",
+            extra={
+                "method": event.get("httpMethod"),
+                "route": event.get("resource"),
+                "status": response.get("statusCode"),
+                "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
+        return response
 
     return handle

@@ -15,7 +15,6 @@ back as `unchanged`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,10 +24,17 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from tally import dimensions, events, metrics, storage
+from tally import dimensions, events, metrics, payload, storage
 from tally.config import get_settings
 from tally.contributions import is_counted_message
-from tally.errors import FieldError, TallyError, unavailable
+from tally.errors import (
+    FieldError,
+    TallyError,
+    field_errors,
+    invalid,
+    unavailable,
+    unprocessable,
+)
 from tally.models import STATUS_RANKS, event_adapter
 from tally.timeutil import format_instant, now
 
@@ -69,38 +75,19 @@ def derive_operator(to: str, prefixes: Mapping[str, str]) -> str | None:
 
 
 def parse_body(body: str | None, content_type: str | None) -> list[Any]:
-    """The raw events of a request body, or 413/415/422 for the body as a whole."""
-    media_type = (content_type or "").split(";")[0].strip().lower()
-    is_json_type = media_type == "application/json" or media_type.endswith("+json")
-    if media_type and not is_json_type:
-        raise TallyError(415, f"the body must be application/json, not {media_type}")
-    try:
-        document = json.loads(body or "", parse_float=Decimal)
-    except json.JSONDecodeError as exc:
-        if not media_type:
-            raise TallyError(415, "the body must be a JSON document (application/json)") from exc
-        raise TallyError(
-            400, f"the body is not valid JSON: {exc.msg}", [FieldError("body", exc.msg)]
-        ) from exc
+    """The raw events of a request body, or 400/413/415/422 for the body as a whole."""
+    document = payload.parse_json(body, content_type)
     if not isinstance(document, dict) or not isinstance(document.get("events"), list):
-        raise TallyError(
-            422, 'the body must be {"events": [...]}', [FieldError("events", "required list")]
-        )
+        raise unprocessable("events", 'required: the body must be {"events": [...]}')
     extra = sorted(set(document) - {"events"})
     if extra:
-        raise TallyError(
-            422,
-            f"unknown fields: {', '.join(extra)}",
-            [FieldError(name, "unknown field") for name in extra],
-        )
-    events = document["events"]
-    if len(events) > MAX_EVENTS:
-        raise TallyError(413, f"at most {MAX_EVENTS} events per request, got {len(events)}")
-    if not events:
-        raise TallyError(
-            422, "events must hold 1 to 500 events", [FieldError("events", "empty list")]
-        )
-    return events
+        raise invalid(422, [FieldError(name, "unknown field") for name in extra])
+    raw_events = document["events"]
+    if len(raw_events) > MAX_EVENTS:
+        raise TallyError(413, f"at most {MAX_EVENTS} events per request, got {len(raw_events)}")
+    if not raw_events:
+        raise unprocessable("events", f"must hold 1 to {MAX_EVENTS} events")
+    return raw_events
 
 
 def validate_events(raw_events: Sequence[Any]) -> list[BaseModel]:
@@ -111,9 +98,8 @@ def validate_events(raw_events: Sequence[Any]) -> list[BaseModel]:
         try:
             valid.append(event_adapter().validate_python(_floats_as_strings(raw)))
         except ValidationError as exc:
-            for error in exc.errors():
-                location = [str(part) for part in error["loc"][1:]] or ["kind"]
-                errors.append(FieldError(".".join(location), error["msg"], index))
+            # The first location part is the union's tag (the kind), not a field.
+            errors.extend(field_errors(exc.errors(), skip=1, index=index, default="kind"))
     if errors:
         bad = len({error.index for error in errors})
         raise TallyError(

@@ -22,18 +22,20 @@ from tally.timeutil import format_instant, now
 Scope = Literal["events:write", "stats:read", "billing:read", "keys:manage", "admin"]
 AccountId = Annotated[str, Field(pattern=auth.ACCOUNT_PATTERN.pattern)]
 KeyName = Annotated[str, Field(max_length=128)]
+# Each scope once is enough; repeats are tolerated up to this bound.
+Scopes = Annotated[list[Scope], Field(min_length=1, max_length=2 * len(auth.SCOPES))]
 
 
 class CreateKeyRequest(ApiModel):
     model_config = ConfigDict(extra="forbid")
     account: AccountId | None = None
-    scopes: Annotated[list[Scope], Field(min_length=1)]
+    scopes: Scopes
     name: KeyName = ""
 
 
 class UpdateKeyRequest(ApiModel):
     model_config = ConfigDict(extra="forbid")
-    scopes: Annotated[list[Scope], Field(min_length=1)] | None = None
+    scopes: Scopes | None = None
     name: KeyName | None = None
 
 
@@ -105,7 +107,7 @@ def bootstrap_key(
     account: str, scopes: Sequence[str], name: str, secret: str | None = None
 ) -> CreatedKey:
     """Install a key without a caller (CLI bootstrap of an account, local runtime)."""
-    operator = auth.Principal("bootstrap", account, account, frozenset({auth.ADMIN}))
+    operator = auth.Principal("bootstrap", account, frozenset({auth.ADMIN}))
     request = CreateKeyRequest(account=account, scopes=list(scopes), name=name)
     # Read the table, not `auth.load_key`: its cache would remember the miss and
     # reject the key just installed for `key_cache_seconds` in this process.
@@ -135,6 +137,11 @@ _ACTIVE = "attribute_exists(key_id) AND attribute_not_exists(revoked_at)"
 
 
 def _owned(caller: auth.Principal, key_id: str) -> tuple[dict[str, Any], auth.KeyRecord]:
+    """The active key `key_id` of the caller's account, which the caller may change."""
+    missing = not_found(f"no key {key_id[:64]!r} in account {caller.account!r}")
+    if not auth.is_key_id(key_id):
+        # Names no key; never sent to DynamoDB (which refuses keys over 2,048 bytes).
+        raise missing
     item = storage.get_item(get_settings().keys_table, {"key_id": key_id}, consistent=True)
     record = auth.record_from_item(item) if item else None
     if (
@@ -143,7 +150,13 @@ def _owned(caller: auth.Principal, key_id: str) -> tuple[dict[str, Any], auth.Ke
         or not record.active
         or (record.account != caller.account and not caller.is_admin)
     ):
-        raise not_found(f"no key {key_id!r} in account {caller.account!r}")
+        raise missing
+    if auth.ADMIN in record.scopes and not caller.is_admin:
+        raise TallyError(
+            403,
+            "only an admin key can change or revoke an admin key",
+            [FieldError("key_id", "holds admin")],
+        )
     return item, record
 
 

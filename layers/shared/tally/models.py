@@ -1,6 +1,9 @@
 """Request models: the events accepted by `POST /v1/events`, one pydantic model per kind.
 
 Models are strict (no silent coercion of "1" to 1) and reject unknown fields.
+Every number, string and list has a bound (docs/reliability.md, "Bounds"):
+no sum over an account's whole life can leave DynamoDB's 38 significant
+digits, and no event item nears DynamoDB's 400 KB item limit.
 """
 
 from __future__ import annotations
@@ -19,6 +22,15 @@ MessageStatus = Literal["queued", "sent", "delivered", "failed"]
 OtpStatus = Literal["pending", "verified", "failed", "expired"]
 CampaignStatus = Literal["draft", "scheduled", "sending", "completed", "failed"]
 
+# Bounds: 10,000 events/s for 100 years is 3.2e13 events; 3.2e13 times the largest
+# amount (1e6, 6 decimals) or credit (1e12) needs at most 26 significant digits.
+MAX_AMOUNT = Decimal(1_000_000)
+AMOUNT_DECIMALS = 6
+MAX_CREDITS = 10**12
+MAX_AUDIENCE = 10**9
+MAX_LENGTH = 1_000_000
+MAX_CREDIT_PRODUCTS = 50
+
 EVENT_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 EventId = Annotated[str, Field(pattern=EVENT_ID_PATTERN)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
@@ -33,17 +45,6 @@ STATUS_RANKS: dict[str, dict[str, int]] = {
 }
 
 
-def _instant(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value
-    if not isinstance(value, str):
-        raise ValueError("must be an ISO 8601 string such as 2026-06-04T10:00:00Z")
-    try:
-        return parse_instant(value)
-    except ValueError as exc:
-        raise ValueError(f"must be an ISO 8601 date-time with Z or an offset ({exc})") from exc
-
-
 def _decimal(value: Any) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
         raise ValueError('must be a decimal number such as "0.02"')
@@ -51,20 +52,30 @@ def _decimal(value: Any) -> Decimal:
         number = Decimal(str(value))
     except InvalidOperation as exc:
         raise ValueError('must be a decimal number such as "0.02"') from exc
-    if not number.is_finite() or number < 0:
-        raise ValueError("must be a finite, non-negative amount")
-    if number.as_tuple().exponent < -6:  # type: ignore[operator]
-        raise ValueError("at most 6 decimal places")
-    return number
+    if not number.is_finite() or not 0 <= number <= MAX_AMOUNT:
+        raise ValueError(f"must be from 0 to {MAX_AMOUNT:,}")
+    if number.as_tuple().exponent < -AMOUNT_DECIMALS:  # type: ignore[operator]
+        raise ValueError(f"at most {AMOUNT_DECIMALS} decimal places")
+    # "-0" and "0E+5" are zero; stored as plain 0.
+    return number if number else Decimal(0)
 
 
 FUTURE_SLACK = timedelta(days=1)
 
 
 def _event_time(value: Any) -> datetime:
-    """An event's time: from 2000 on (bounds every "since the beginning" read) and not
-    more than a day ahead of the clock (a client with a wrong clock or unit)."""
-    moment = _instant(value)
+    """An instant of an event: an ISO 8601 date-time with `Z` or an offset, from 2000
+    on (bounds every "since the beginning" read) and not more than a day ahead of the
+    clock (a client with a wrong clock or unit), whatever the offset."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = parse_instant(value)
+        except ValueError as exc:
+            raise ValueError(f"must be an ISO 8601 date-time with Z or an offset ({exc})") from exc
+    else:
+        raise ValueError("must be an ISO 8601 string such as 2026-06-04T10:00:00Z")
     if moment < EARLIEST:
         raise ValueError("must be 2000-01-01T00:00:00Z or later")
     if moment > now() + FUTURE_SLACK:
@@ -72,9 +83,9 @@ def _event_time(value: Any) -> datetime:
     return moment
 
 
-Instant = Annotated[datetime, BeforeValidator(_instant)]
 EventTime = Annotated[datetime, BeforeValidator(_event_time)]
 Amount = Annotated[Decimal, BeforeValidator(_decimal)]
+Credits = Annotated[int, Field(ge=0, le=MAX_CREDITS)]
 
 
 class ApiModel(BaseModel):
@@ -108,7 +119,7 @@ class MessageEvent(_Event):
     operator: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")] | None = None
     campaign_id: EventId | None = None
     dialog_id: EventId | None = None
-    length: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    length: Annotated[int, Field(ge=0, le=MAX_LENGTH)] | None = None
     price: Price | None = None
     test: bool = False
 
@@ -123,8 +134,8 @@ class CampaignEvent(_Event):
     kind: Literal["campaign"]
     name: ShortText
     status: CampaignStatus
-    audience: Annotated[int, Field(ge=0)] | None = None
-    completed_at: Instant | None = None
+    audience: Annotated[int, Field(ge=0, le=MAX_AUDIENCE)] | None = None
+    completed_at: EventTime | None = None
 
 
 class DialogEvent(_Event):
@@ -145,7 +156,7 @@ class UsageEvent(_Event):
 
 class CreditEvent(_Event):
     kind: Literal["credit"]
-    amount: int
+    amount: Annotated[int, Field(ge=-MAX_CREDITS, le=MAX_CREDITS)]
     reason: Literal["purchase", "grant", "adjustment"]
 
 
@@ -168,8 +179,8 @@ class PortalUrls(_Strict):
 class CreditProduct(_Strict):
     id: ShortText
     name: ShortText
-    credits_amount: Annotated[int, Field(ge=0)]
-    price_cents: Annotated[int, Field(ge=0)]
+    credits_amount: Credits
+    price_cents: Credits
 
 
 class BillingEvent(_Event):
@@ -181,9 +192,11 @@ class BillingEvent(_Event):
     pricing_model: Literal["unlimited", "per_message", "full_service"] | None = None
     currency: Currency = "EUR"
     subscription: Subscription | None = None
-    included_credits: Annotated[int, Field(ge=0)] | None = None
+    included_credits: Credits | None = None
     portal_urls: PortalUrls | None = None
-    available_credit_products: list[CreditProduct] | None = None
+    available_credit_products: (
+        Annotated[list[CreditProduct], Field(max_length=MAX_CREDIT_PRODUCTS)] | None
+    ) = None
 
 
 Event = Annotated[
@@ -203,9 +216,6 @@ Event = Annotated[
 def event_adapter() -> TypeAdapter[Event]:
     """The validator of any event kind, built on first use (it costs ~30 ms)."""
     return TypeAdapter(Event)
-
-
-KINDS = ("message", "otp", "campaign", "dialog", "contact", "usage", "credit", "billing")
 
 
 class IngestRequest(ApiModel):

@@ -13,9 +13,10 @@ ladder of the series they read.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import Enum
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -115,24 +116,71 @@ def now() -> datetime:
     return parse_instant(pinned) if pinned else datetime.now(UTC)
 
 
+# Instants a query may name: wide enough for any real query, narrow enough that
+# calendar arithmetic in any zone (a few years either side) never leaves
+# datetime's range (years 1 to 9999).
+QUERY_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+QUERY_LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+# Years below 1000 written without zero padding (`1-01-01T...`), as an older
+# version stored them; read back as the padded form.
+_SHORT_YEAR = re.compile(r"^([0-9]{1,3})-")
+
+
+def parse_datetime(
+    text: str, *, naive_zone: tzinfo | None = None, end_of_day: bool = False
+) -> datetime:
+    """An ISO 8601 date or date-time as a UTC instant; ValueError saying what is wrong.
+
+    A date-time without an offset is wall-clock time in `naive_zone`; a date
+    alone is that day's midnight there, or the next midnight when `end_of_day`.
+    Both are refused when `naive_zone` is None. Digits are ASCII digits only.
+    An offset or a day added that leaves datetime's range is a ValueError too.
+    """
+    value = text.strip()
+    if not value.isascii():
+        raise ValueError("only ASCII characters are allowed")
+    value = _SHORT_YEAR.sub(lambda match: match.group(1).zfill(4) + "-", value)
+    try:
+        day: date | None = date.fromisoformat(value)
+    except ValueError:
+        day = None
+    moment = (
+        datetime(day.year, day.month, day.day) if day is not None else datetime.fromisoformat(value)
+    )
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        if naive_zone is None:
+            raise ValueError("must include a timezone: `Z` or an offset such as +02:00")
+        moment = moment.replace(tzinfo=naive_zone)
+    try:
+        if day is not None and end_of_day:
+            moment += timedelta(days=1)
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range") from None
+
+
+def parse_query_instant(text: str, *, naive_zone: tzinfo, end_of_day: bool = False) -> datetime:
+    """A query's date or date-time (`parse_datetime`), within [QUERY_EARLIEST, QUERY_LATEST]."""
+    moment = parse_datetime(text, naive_zone=naive_zone, end_of_day=end_of_day)
+    if not QUERY_EARLIEST <= moment <= QUERY_LATEST:
+        raise ValueError(f"must be from {QUERY_EARLIEST.date()} to {QUERY_LATEST.date()}")
+    return moment
+
+
 def parse_instant(text: str) -> datetime:
     """Parse an ISO 8601 instant with `Z` or an offset; naive values are rejected."""
-    moment = datetime.fromisoformat(text.strip())
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError("must include a timezone: `Z` or an offset such as +02:00")
-    return moment.astimezone(UTC)
+    return parse_datetime(text)
 
 
 def format_instant(moment: datetime) -> str:
-    """UTC ISO 8601 with microseconds: fixed width, so strings sort chronologically."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """UTC ISO 8601 with microseconds: fixed width (years zero-padded), so strings
+    sort chronologically."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").removesuffix("+00:00") + "Z"
 
 
 def format_millis(moment: datetime) -> str:
     """UTC ISO 8601 with milliseconds (`2025-04-24T00:00:00.000Z`)."""
-    return (
-        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    )
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
 
 
 def get_zone(name: str) -> ZoneInfo:

@@ -11,17 +11,25 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
-from tally import counters, metrics
+from tally import counters, metrics, payload
 from tally.counters import Counts
 from tally.errors import bad_request
-from tally.models import EARLIEST, FUTURE_SLACK
+from tally.models import FUTURE_SLACK, ApiModel
 from tally.stats import campaigns
 from tally.stats.shared import messages, percent
-from tally.timeutil import Unit, calendar_intervals, format_millis, get_zone, now
+from tally.timeutil import (
+    EARLIEST,
+    Unit,
+    calendar_intervals,
+    format_millis,
+    get_zone,
+    now,
+    parse_query_instant,
+)
 
 METRICS = ("messages", "campaigns")
 EXPORT_TYPES = ("campaigns",)
@@ -39,6 +47,21 @@ CAMPAIGN_STATUSES = ("completed", "sending", "scheduled", "failed")
 TREND_CAMPAIGN_STATUSES = ("completed", "sending", "failed")
 DATE_HINT = "must be an ISO 8601 date (2026-06-01) or date-time (2026-06-01T10:00:00Z)"
 
+_DATE_SCHEMA = {
+    "type": "string",
+    "maxLength": 64,
+    "description": "ISO 8601 date (2026-06-01) or date-time (2026-06-01T10:00:00Z), "
+    "from 1970-01-01 to 3000-01-01",
+}
+# What each query parameter takes (the OpenAPI document's; the parsers below enforce it).
+PARAMETER_SCHEMAS: dict[str, dict[str, Any]] = {
+    "startDate": _DATE_SCHEMA,
+    "endDate": _DATE_SCHEMA,
+    "metric": {"type": "string", "enum": list(METRICS), "default": METRICS[0]},
+    "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+    "type": {"type": "string", "enum": list(EXPORT_TYPES), "default": EXPORT_TYPES[0]},
+}
+
 CSV_COLUMNS = (
     "Campaign Name",
     "Status",
@@ -51,6 +74,90 @@ CSV_COLUMNS = (
 )
 # Spreadsheets run a cell starting with one of these as a formula (OWASP CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+# Response models: they document the seed's documents (camelCase names are the
+# seed's); the routes build their bodies as plain data.
+class DateRangeEcho(ApiModel):
+    start: str
+    end: str
+
+
+class CampaignCounts(ApiModel):
+    total: int
+    completed: int
+    sending: int
+    scheduled: int
+    failed: int
+
+
+class MessageCounts(ApiModel):
+    total: int
+    sent: int
+    delivered: int
+    failed: int
+
+
+class ContactCounts(ApiModel):
+    total: int
+    textable: int
+    optedOut: int
+
+
+class Overview(ApiModel):
+    """`GET /api/analytics/overview`."""
+
+    dateRange: DateRangeEcho
+    campaigns: CampaignCounts
+    messages: MessageCounts
+    contacts: ContactCounts
+    deliveryRate: float
+
+
+class MessageTrend(MessageCounts):
+    """One UTC day of `metric=messages`."""
+
+    date: str
+
+
+class CampaignTrend(ApiModel):
+    """One UTC day of `metric=campaigns`."""
+
+    date: str
+    total: int
+    completed: int
+    sending: int
+    failed: int
+
+
+class TopCampaign(ApiModel):
+    id: str
+    name: str
+    createdAt: str
+    totalCount: int
+    sentCount: int
+    deliveredCount: int
+    failedCount: int
+    deliveryRate: float
+
+
+class HourSlot(ApiModel):
+    hour: int
+    totalSent: int
+    delivered: int
+    deliveryRate: float
+
+
+class DaySlot(ApiModel):
+    dayOfWeek: int
+    totalSent: int
+    delivered: int
+    deliveryRate: float
+
+
+class BestSendTimes(ApiModel):
+    byHour: list[HourSlot]
+    byDayOfWeek: list[DaySlot]
 
 
 @dataclass(frozen=True)
@@ -78,24 +185,15 @@ class DateRange:
 
 
 def parse_bound(field: str, text: str, *, is_end: bool) -> datetime:
-    """An ISO 8601 date or date-time as a UTC instant.
+    """An ISO 8601 date or date-time as a UTC instant, within the accepted window.
 
     A date-only start is that UTC midnight; a date-only end includes the whole
     day (the next UTC midnight). A date-time without an offset is read as UTC.
     """
-    value = text.strip()
     try:
-        try:
-            day = date.fromisoformat(value)
-        except ValueError:
-            moment = datetime.fromisoformat(value)
-            return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
-        midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        return midnight + timedelta(days=1) if is_end else midnight
-    except ValueError:
-        raise bad_request(field, DATE_HINT) from None
-    except OverflowError:
-        raise bad_request(field, "is out of range") from None
+        return parse_query_instant(text, naive_zone=UTC, end_of_day=is_end)
+    except ValueError as exc:
+        raise bad_request(field, f"{DATE_HINT} ({exc})") from None
 
 
 def date_range(
@@ -108,10 +206,7 @@ def date_range(
     """The requested range: missing bounds default to the `default_days` ending now."""
     end = now() if end_text is None else parse_bound("endDate", end_text, is_end=True)
     if start_text is None:
-        try:
-            start = end - timedelta(days=default_days)
-        except OverflowError:
-            raise bad_request("endDate", "is out of range") from None
+        start = end - timedelta(days=default_days)
     else:
         start = parse_bound("startDate", start_text, is_end=False)
     # An empty range answers nothing useful; equal bounds are a client mistake too.
@@ -137,7 +232,7 @@ def parse_limit(text: str | None) -> int:
     if text is None:
         return DEFAULT_LIMIT
     try:
-        limit = int(text.strip())
+        limit = payload.integer(text)
     except ValueError:
         raise bad_request("limit", f"must be an integer from 1 to {MAX_LIMIT}") from None
     if not 1 <= limit <= MAX_LIMIT:

@@ -9,8 +9,31 @@ from typing import Any
 from pydantic import BaseModel
 
 from tally import counters, events
-from tally.models import CreditProduct, PortalUrls, Subscription
+from tally.models import ApiModel, CreditProduct, PortalUrls, Subscription
 from tally.stats.shared import account_credit_balance, credit_balance
+
+
+class Credits(ApiModel):
+    available: int
+    included: int
+    total: int
+
+
+class BillingStatus(ApiModel):
+    """`GET /api/billing/status` (documents the response; the body is built as plain data)."""
+
+    organization_id: str
+    brand: str | None
+    billing_status: str | None
+    pricing_model: str | None
+    subscription: Subscription | None
+    credits: Credits
+    portal_urls: PortalUrls
+    available_credit_products: list[CreditProduct]
+
+
+class CreditBalance(ApiModel):
+    balance: int
 
 
 def _plain(value: Any) -> Any:

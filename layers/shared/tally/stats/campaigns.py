@@ -28,18 +28,29 @@ def created_between(account: str, start: datetime, end: datetime) -> list[Campai
     campaigns, never with the number of messages.
     """
     low, high = (format_instant(datetime.fromtimestamp(b, UTC)) for b in resolve_range(start, end))
-    items = events.campaigns_created(account, low, high)
-    found = [
-        Campaign(
-            id=str(item["event_id"]),
-            name=str(item["name"]),
-            status=str(item["status"]),
-            created_at=parse_instant(str(item["occurred_at"])),
-            audience=None if item.get("audience") is None else int(item["audience"]),
-            completed_at=(
-                parse_instant(str(item["completed_at"])) if item.get("completed_at") else None
-            ),
+    found = []
+    for item in events.campaigns_created(account, low, high):
+        created_at = _instant(item.get("occurred_at"))
+        if created_at is None:
+            continue  # unreadable stored data (from before the ingest bounds): not in any range
+        found.append(
+            Campaign(
+                id=str(item["event_id"]),
+                name=str(item.get("name", "")),
+                status=str(item.get("status", "")),
+                created_at=created_at,
+                audience=None if item.get("audience") is None else int(item["audience"]),
+                completed_at=_instant(item.get("completed_at")),
+            )
         )
-        for item in items
-    ]
     return sorted(found, key=lambda campaign: (campaign.created_at, campaign.id))
+
+
+def _instant(stored: object) -> datetime | None:
+    """A stored instant, or None when absent or unreadable: a report never fails on one."""
+    if not stored:
+        return None
+    try:
+        return parse_instant(str(stored))
+    except (ValueError, OverflowError):
+        return None

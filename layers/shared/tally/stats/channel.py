@@ -4,23 +4,22 @@ Every interval is a local calendar unit (or a rolling window) converted to UTC;
 all of a request's intervals are read with one batched counters read, each
 covered by the coarsest UTC buckets that tile it exactly.
 
-Also home of the helpers the chat admin API shares: request-model errors as
-400s that name each field, and calendar intervals with a bounded count.
+Also home of the helper the chat admin API shares: calendar intervals with a
+bounded count.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from itertools import islice
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import ConfigDict, ValidationError
+from pydantic import ConfigDict, Field
 
-from tally import counters, events, metrics
+from tally import counters, events, metrics, payload
 from tally.counters import Counts
 from tally.errors import FieldError, TallyError, bad_request
 from tally.models import ApiModel
@@ -32,15 +31,15 @@ from tally.timeutil import (
     get_zone,
     local_floor,
     now,
+    parse_query_instant,
     resolve_range,
 )
 
 MAX_INTERVALS = 10_000
 CENT = Decimal("0.01")
-# Accepted times: wide enough for any real query, narrow enough that local
-# calendar arithmetic in any zone never leaves datetime's range.
-EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST_TIME = datetime(3000, 1, 1, tzinfo=UTC)
+# Rounds any sum DynamoDB can hold (up to 1e126) to cents: the default 28-digit
+# context would raise InvalidOperation on a sum of 1e30.
+_AMOUNT_CONTEXT = Context(prec=130)
 
 Interval = tuple[datetime, datetime]
 StatType = Literal[
@@ -61,19 +60,6 @@ StatType = Literal[
 ]
 
 
-def invalid_request(exc: ValidationError, status: int = 400) -> TallyError:
-    """A request model's validation errors as one 4xx naming every bad field."""
-    errors = [
-        FieldError(
-            "".join(f"[{part}]" if isinstance(part, int) else str(part) for part in error["loc"])
-            or "body",
-            error["msg"].removeprefix("Value error, "),
-        )
-        for error in exc.errors()
-    ]
-    return TallyError(status, "; ".join(f"{e.field}: {e.reason}" for e in errors), errors)
-
-
 def bounded_intervals(
     start: datetime, end: datetime, unit: Unit, zone: ZoneInfo, field: str
 ) -> list[Interval]:
@@ -87,15 +73,24 @@ def bounded_intervals(
     return intervals
 
 
+TimeText = Annotated[
+    str,
+    Field(
+        max_length=64,
+        description="ISO 8601 date-time; without an offset it is wall-clock time in `timezone`",
+    ),
+]
+
+
 class ChannelStatsRequest(ApiModel):
     """The seed's body; every field optional. Unknown fields are rejected (typos fail loudly)."""
 
     model_config = ConfigDict(extra="forbid")
 
     type: StatType = "today"
-    start_time: str | None = None
-    end_time: str | None = None
-    timezone: str = "UTC"
+    start_time: TimeText | None = None
+    end_time: TimeText | None = None
+    timezone: Annotated[str, Field(max_length=64, description="An IANA timezone")] = "UTC"
 
 
 def _years_before(moment: datetime, years: int, zone: ZoneInfo) -> datetime:
@@ -144,35 +139,23 @@ def _parse_time(text: str | None, zone: ZoneInfo, field: str) -> datetime | None
     if text is None:
         return None
     try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
+        return parse_query_instant(text, naive_zone=zone)
+    except ValueError as exc:
         raise bad_request(
-            field, "must be an ISO 8601 date-time such as 2024-01-01T00:00:00.000Z"
+            field, f"must be an ISO 8601 date-time such as 2024-01-01T00:00:00.000Z ({exc})"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone)
-    moment = moment.astimezone(UTC)
-    if not EARLIEST_TIME <= moment < LATEST_TIME:
-        raise bad_request(field, "must be between 1970-01-01T00:00:00Z and 3000-01-01T00:00:00Z")
-    return moment
 
 
-def parse_request(body: str | None) -> ChannelStatsRequest:
-    """The JSON body (empty = all defaults); every problem is a 400 naming its field."""
+def parse_request(body: str | None, content_type: str | None = None) -> ChannelStatsRequest:
+    """The JSON body (empty = all defaults); every problem is a 4xx naming its field
+    (400 for a bad field, as the seed answers)."""
     if body is None or not body.strip():
         return ChannelStatsRequest()
-    try:
-        data = json.loads(body)
-    except ValueError:
-        raise bad_request("body", "must be a JSON object") from None
+    data = payload.parse_json(body, content_type)
     if not isinstance(data, dict):
         raise bad_request("body", "must be a JSON object")
-    try:
-        return ChannelStatsRequest.model_validate(
-            {name: value for name, value in data.items() if value is not None}
-        )
-    except ValidationError as exc:
-        raise invalid_request(exc) from None
+    fields = {name: value for name, value in data.items() if value is not None}
+    return payload.validate(ChannelStatsRequest, fields, status=400)
 
 
 def intervals_for(request: ChannelStatsRequest, zone: ZoneInfo, clock: datetime) -> list[Interval]:
@@ -202,7 +185,9 @@ def entry(
 ) -> dict[str, Any]:
     """One interval's numbers in the seed's field order, then its resolved bounds."""
     start, end = resolve_range(*interval)
-    total = shared.amount(counts, channel, currency).quantize(CENT, rounding=ROUND_HALF_UP)
+    total = shared.amount(counts, channel, currency).quantize(
+        CENT, rounding=ROUND_HALF_UP, context=_AMOUNT_CONTEXT
+    )
     return {
         "total_requests": counts.count(metrics.message(channel, "total")),
         "total_transactions": counts.count(metrics.message(channel, "sent")),
@@ -214,12 +199,27 @@ def entry(
     }
 
 
-def channel_stats(account: str, channel: str, body: str | None) -> list[dict[str, Any]]:
+class ChannelStatsEntry(ApiModel):
+    """One interval of the response (documents it; the body is built as plain data)."""
+
+    total_requests: int
+    total_transactions: int
+    total_amount: float
+    currency: str
+    start: str
+    end: str
+
+
+def channel_stats(
+    account: str, channel: str, body: str | None, content_type: str | None = None
+) -> list[dict[str, Any]]:
     """The seed's response: one entry per interval of the request, zero-filled."""
     if channel not in metrics.CHANNELS:
-        reason = f"unknown channel {channel!r}: use one of {', '.join(sorted(metrics.CHANNELS))}"
+        reason = (
+            f"unknown channel {channel[:64]!r}: use one of {', '.join(sorted(metrics.CHANNELS))}"
+        )
         raise TallyError(404, reason, [FieldError("channel", reason)])
-    request = parse_request(body)
+    request = parse_request(body, content_type)
     try:
         zone = get_zone(request.timezone)
     except ValueError:

@@ -9,25 +9,27 @@ until `offset + limit` nonzero days are known.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
-from pydantic import BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BeforeValidator, ConfigDict, Field
 
-from tally import counters, metrics
+from tally import counters, metrics, payload
 from tally.counters import Counts
 from tally.errors import FieldError, TallyError, bad_request
-from tally.models import EARLIEST, ApiModel
-from tally.stats.channel import Interval, bounded_intervals, invalid_request
-from tally.timeutil import Unit, epoch, now
+from tally.models import ApiModel
+from tally.stats.channel import Interval, bounded_intervals
+from tally.timeutil import EARLIEST, Unit, epoch, now
 
 FORM = "application/x-www-form-urlencoded"
 MAX_LIMIT = 1000
-_INTEGER = re.compile(r"[+-]?\d{1,19}")
+MAX_TYPES = 16
+# More form fields than the parameters and their repeats could ever need.
+MAX_FORM_FIELDS = 64
 CHAT_MESSAGES = metrics.message("chat", "total")
 _UTC = ZoneInfo("UTC")
 
@@ -37,12 +39,17 @@ Measure = Callable[[Counts], int]
 def _integer(value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
-        return int(value)
+    if isinstance(value, str):
+        return payload.integer(value)
     raise ValueError(f"must be an integer, got {value!r}")
 
 
 Integer = Annotated[int, BeforeValidator(_integer)]
+# Unix seconds as the seed sends them: any integer of up to 19 digits (clamped to
+# [2000, now] by `window`). Constraints before the validator, so the JSON schema
+# states them as minimum/maximum.
+MAX_SECONDS = 10**19 - 1
+Seconds = Annotated[int, Field(ge=-MAX_SECONDS, le=MAX_SECONDS), BeforeValidator(_integer)]
 
 
 class ChatStatsQuery(ApiModel):
@@ -50,24 +57,40 @@ class ChatStatsQuery(ApiModel):
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    start_date: Integer | None = None
-    end_date: Integer | None = None
-    limit: Annotated[Integer, Field(ge=1, le=MAX_LIMIT)] = 100
-    offset: Annotated[Integer, Field(ge=0)] = 0
-    types: list[Integer] | None = Field(default=None, alias="types[]")
+    start_date: Annotated[
+        Seconds | None, Field(description="Unix seconds; default: the beginning")
+    ] = None
+    end_date: Annotated[Seconds | None, Field(description="Unix seconds; default: now")] = None
+    limit: Annotated[
+        int, Field(ge=1, le=MAX_LIMIT, description="Days per page"), BeforeValidator(_integer)
+    ] = 100
+    offset: Annotated[int, Field(ge=0, description="Days to skip"), BeforeValidator(_integer)] = 0
+    types: Annotated[
+        list[Integer] | None,
+        Field(max_length=MAX_TYPES, alias="types[]", description="Dialog types (repeat)"),
+    ] = None
+
+
+class ChatTotal(ApiModel):
+    """The totals' response."""
+
+    total: int
 
 
 def _form_body(body: str | None, content_type: str | None) -> dict[str, list[str]]:
     if not body or not body.strip():
         return {}
-    media_type = (content_type or FORM).split(";")[0].strip().lower()
-    if media_type != FORM:
+    media = payload.media_type(content_type) or FORM
+    if media != FORM:
         raise TallyError(
             415,
-            f"Content-Type: a body must be {FORM}, got {media_type!r}",
+            f"Content-Type: a body must be {FORM}, got {media!r}",
             [FieldError("Content-Type", f"must be {FORM}")],
         )
-    return parse_qs(body, keep_blank_values=True)
+    try:
+        return parse_qs(body, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+    except ValueError:
+        raise bad_request("body", f"more than {MAX_FORM_FIELDS} fields") from None
 
 
 def parse_query(
@@ -87,10 +110,7 @@ def parse_query(
             raise bad_request(name, "given more than once")
         else:
             fields[name] = given[0]
-    try:
-        return ChatStatsQuery.model_validate(fields)
-    except ValidationError as exc:
-        raise invalid_request(exc) from None
+    return payload.validate(ChatStatsQuery, fields, status=400)
 
 
 def window(query: ChatStatsQuery) -> Interval:
@@ -156,3 +176,29 @@ def per_day(account: str, query: ChatStatsQuery, measure: Measure) -> dict[str, 
                 found.append((day_start.date().isoformat(), count))
         batch *= 2
     return dict(found[query.offset : wanted])
+
+
+@dataclass(frozen=True)
+class DayPage:
+    """A page of `per_day`, and the query of the next page when there are more days."""
+
+    days: dict[str, int]
+    next_query: dict[str, list[str]] | None
+
+
+def per_day_page(account: str, query: ChatStatsQuery, measure: Measure) -> DayPage:
+    """`per_day`, knowing whether a next page exists (one day more is read to tell)."""
+    probe = query.model_copy(update={"limit": query.limit + 1})
+    days = per_day(account, probe, measure)
+    if len(days) <= query.limit:
+        return DayPage(days, None)
+    page = dict(list(days.items())[: query.limit])
+    parameters = {
+        name: [str(value)]
+        for name, value in (("start_date", query.start_date), ("end_date", query.end_date))
+        if value is not None
+    }
+    parameters |= {"limit": [str(query.limit)], "offset": [str(query.offset + query.limit)]}
+    if query.types is not None:
+        parameters["types[]"] = [str(value) for value in query.types]
+    return DayPage(page, parameters)

@@ -27,6 +27,7 @@ from tally.timeutil import (
     format_millis,
     get_zone,
     local_floor,
+    parse_instant,
 )
 
 RECENT_ACTIVITY_LIMIT = 10
@@ -154,7 +155,7 @@ def recent_activity(account: str, now: datetime) -> list[Activity]:
             type=str(item["kind"]),
             id=str(item["event_id"]),
             status=None if item.get("status") is None else str(item["status"]),
-            occurred_at=format_millis(datetime.fromisoformat(str(item["occurred_at"]))),
+            occurred_at=format_millis(parse_instant(str(item["occurred_at"]))),
         )
         for item in events.recent_activity(account, upper, RECENT_ACTIVITY_LIMIT)
     ]

@@ -11,16 +11,41 @@ import json
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
 
-from tally import counters, metrics, timeutil
+from pydantic import Field
+
+from tally import counters, metrics, payload, timeutil
 from tally.contributions import USAGE
 from tally.errors import FieldError, TallyError
+from tally.models import ApiModel
 from tally.timeutil import Unit, get_zone, local_floor
 
 # The seed's twelve counters, always present and in this order.
 SEED_NAMES = metrics.USAGE_SEED_NAMES
 _JSON_TYPES = ("application/json", "application/*", "*/*")
+
+
+class UsageWindows(ApiModel):
+    """Counts per usage name: the seed's twelve first, then any other name recorded."""
+
+    last_24_hours: dict[str, int]
+    last_1_hours: dict[str, int]
+    today_so_far: dict[str, int]
+
+
+class Href(ApiModel):
+    href: str
+
+
+class Links(ApiModel):
+    self_link: Href = Field(alias="self")
+
+
+class UsageDocument(ApiModel):
+    """The response (documents it; the body is rendered as plain data for `pretty`)."""
+
+    aggregated_api_usage_events: UsageWindows
+    links: Links = Field(alias="_links")
 
 
 def windows(now: datetime) -> dict[str, tuple[datetime, datetime]]:
@@ -92,33 +117,4 @@ def check_negotiation(accept: str | None, content_type: str | None, body: str | 
             [FieldError("Accept", "must admit application/json")],
         )
     if body:
-        media = (content_type or "").split(";", 1)[0].strip().lower()
-        if media != "application/json" and not media.endswith("+json"):
-            raise TallyError(
-                415,
-                "Content-Type: a request body must be application/json",
-                [FieldError("Content-Type", f"unsupported media type {media or 'none'!r}")],
-            )
-
-
-def self_href(event: Mapping[str, Any]) -> str:
-    """The URL the client requested (a REST proxy event), as API Gateway presents it.
-
-    On API Gateway's own domain (execute-api or a custom domain) the client's
-    path is `requestContext.path` (with the stage or base path); a Host that
-    is not that domain (the local runtime, no stage prefix) was requested at
-    the resource path itself.
-    """
-    headers = event.get("headers") or {}
-    context = event.get("requestContext") or {}
-    lowered = {str(name).lower(): str(value) for name, value in headers.items() if value}
-    domain = str(context.get("domainName") or "")
-    host = lowered.get("host") or domain
-    scheme = lowered.get("x-forwarded-proto", "https").split(",", 1)[0].strip()
-    path = str(event.get("path") or "/")
-    client_path = str(context.get("path") or path) if host == domain else path
-    href = f"{scheme}://{host}{client_path.split('?', 1)[0]}"
-    query = event.get("multiValueQueryStringParameters")
-    if query:
-        href += "?" + urlencode(query, doseq=True)
-    return href
+        payload.require_json(content_type)

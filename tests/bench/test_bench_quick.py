@@ -1,4 +1,9 @@
-"""The benchmark harness on a tiny dataset: its invariants hold and its report renders."""
+"""The benchmark harness on a tiny dataset: its invariants hold and its report renders.
+
+Not a unit test (the benchmark starts its own backend, ~40 s), and not an engine suite (it
+runs the harness on moto whatever TALLY_TEST_ENGINE says; `python -m bench.run` defaults to
+DynamoDB Local): the test command runs it once, in its first pass.
+"""
 
 from __future__ import annotations
 
