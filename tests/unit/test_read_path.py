@@ -87,6 +87,18 @@ def test_counts_subtract_exactly() -> None:
     assert counts.count("missing") == 0
 
 
+def test_counts_added_from_counts_as_from_a_stored_item() -> None:
+    # A Counts skips the stored item's filter (key, TTL, non-numbers): same sums either way.
+    big = Decimal(10**37)
+    stored = {"pk": "acme#d#1", "expires_at": Decimal(99), "note": "x", "a": big, "b": Decimal(2)}
+    from_item, from_counts = Counts({"a": big}), Counts({"a": big})
+    from_item.add(stored, -1)
+    from_counts.add(Counts({"a": big, "b": Decimal(2)}), -1)
+    assert from_item == from_counts == {"a": Decimal(0), "b": Decimal(-2)}
+    from_counts.add(Counts({"b": Decimal(3)}))
+    assert from_counts == {"a": 0, "b": 1}
+
+
 def test_parallel_keeps_order_and_waits_for_every_call() -> None:
     finished: list[int] = []
     lock = threading.Lock()

@@ -92,13 +92,22 @@ class Counts(dict[str, Decimal]):
 
     def add(self, values: Mapping[str, Any], sign: int = 1) -> None:
         """Add (sign 1) or subtract (sign -1) every counter attribute of `values`."""
+        # Another Counts holds counters only: its filter is skipped (a read sums dozens).
+        pairs = (
+            values.items()
+            if isinstance(values, Counts)
+            else (
+                (name, value)
+                for name, value in values.items()
+                if name not in _NOT_COUNTERS and isinstance(value, Decimal | int)
+            )
+        )
+        get = self.get
         # Wide enough for any sum of stored counters (each at most 38 digits).
         with localcontext(prec=80):
-            for name, value in values.items():
-                if name in _NOT_COUNTERS or not isinstance(value, Decimal | int):
-                    continue
+            for name, value in pairs:
                 change = value if sign > 0 else -value
-                current = self.get(name)
+                current = get(name)
                 self[name] = Decimal(change) if current is None else current + change
 
     def with_prefix(self, prefix: str) -> dict[str, int]:
@@ -498,12 +507,19 @@ def read_keys(keys: Iterable[str]) -> dict[str, Counts]:
     return found
 
 
-def retained_range(start: datetime, end: datetime) -> tuple[int, int]:
+def minute_horizon() -> int:
+    """The oldest instant (epoch seconds) whose minute items are still retained."""
+    return int(now().timestamp()) - MINUTE_RETENTION_SECONDS
+
+
+def retained_range(start: datetime, end: datetime, horizon: int | None = None) -> tuple[int, int]:
     """`[start, end)` in whole minutes, with edges older than the minute buckets' retention
     widened to the quarter-hour: those minute items have expired, and reading them would
-    silently drop counts. Within 35 days every range is exact to the minute."""
+    silently drop counts. Within 35 days every range is exact to the minute. `horizon`
+    (`minute_horizon()`) is read once per request by callers with many ranges."""
     low, high = resolve_range(start, end)
-    horizon = int(now().timestamp()) - MINUTE_RETENTION_SECONDS
+    if horizon is None:
+        horizon = minute_horizon()
     if low < horizon:
         low -= low % QUARTER
     if high < horizon and high % QUARTER:
@@ -531,10 +547,11 @@ def read_ranges_and_items(
     Each range is read through its cheapest signed cover (timeutil.signed_cover);
     buckets shared between ranges, such as a tail two local days share, are read once.
     """
+    horizon = minute_horizon()
     plans = [
         [
             (sign, bucket_key(account, bucket, series))
-            for sign, bucket in signed_cover(*retained_range(start, end), series.ladder)
+            for sign, bucket in signed_cover(*retained_range(start, end, horizon), series.ladder)
         ]
         if start < end
         else []

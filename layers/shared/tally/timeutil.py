@@ -343,6 +343,8 @@ class Unit(Enum):
     MONTH = "month"
     YEAR = "year"
 
+    __hash__ = object.__hash__  # as Resolution's: singletons, looked up per bucket
+
 
 def _local_floor(moment: datetime, unit: Unit, zone: ZoneInfo) -> datetime:
     local = moment.astimezone(zone)
@@ -360,15 +362,18 @@ def _local_floor(moment: datetime, unit: Unit, zone: ZoneInfo) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
 
 
+_LONGEST = {
+    Unit.HOUR: timedelta(hours=1),
+    Unit.DAY: timedelta(days=1),
+    Unit.WEEK: timedelta(days=7),
+    Unit.MONTH: timedelta(days=31),
+    Unit.YEAR: timedelta(days=366),
+}
+
+
 def _local_next(boundary: datetime, unit: Unit, zone: ZoneInfo) -> datetime:
     """The first local `unit` boundary after `boundary` (itself a boundary)."""
-    step = {
-        Unit.HOUR: timedelta(hours=1),
-        Unit.DAY: timedelta(days=1),
-        Unit.WEEK: timedelta(days=7),
-        Unit.MONTH: timedelta(days=31),
-        Unit.YEAR: timedelta(days=366),
-    }[unit]
+    step = _LONGEST[unit]
     # Overshoot by the unit's longest length plus a DST change, then floor back.
     probe = boundary + step + timedelta(hours=3) if unit is not Unit.HOUR else boundary + step
     candidate = _local_floor(probe, unit, zone)
