@@ -298,6 +298,9 @@ def render(results: Results) -> str:
         f"latencies on {results.engine} are only comparable with each other; layer CPU is "
         "measured with DynamoDB answered from memory (bench/cpu.py)."
     )
+    out += ["", "Busy-account dataset sizes in this run: "
+            + ", ".join(f"{s.size:,} events" for s in sizes)
+            + " (each also holds the fixed accounts' events; the other workloads run once)."]  # fmt: skip
     out += ["", "## Counters: WCU per 1,000 events (1,000-record stream batches)", ""]
     verdicts = counters_section(results.workloads, out)
     out += ["", "## Counters function time per batch", ""]
