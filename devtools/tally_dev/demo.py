@@ -19,7 +19,7 @@ import sys
 import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from tqdm import tqdm
@@ -30,9 +30,6 @@ from tally.config import get_settings
 from tally.rebuild import rebuild
 from tally.stats.usage import SEED_NAMES
 from tally_dev import template as tpl
-
-if TYPE_CHECKING:
-    from tally_dev.server import Runtime
 
 T = TypeVar("T")
 
@@ -371,16 +368,16 @@ def load_demo() -> str:
     return secret
 
 
-def announce(runtime: Runtime, secret: str) -> None:
+def announce(base_url: str, template: tpl.Template, secret: str) -> None:
     """The demo key, `export` lines for the shell, one curl line per route, and the
     dashboard's link (the key in its fragment, never sent to a server)."""
     print(f"\ndemo key (account {ACCOUNT}, scopes {','.join(SCOPES)}):\n  {secret}\n", flush=True)
     print("paste these into your shell, then any curl line below:", flush=True)
-    print(f"export API={runtime.base_url}", flush=True)
+    print(f"export API={base_url}", flush=True)
     print(f"export KEY={secret}\n", flush=True)
-    for line in curl_lines(runtime.template):
+    for line in curl_lines(template):
         print(line, flush=True)
-    print(f"\ndashboard: {runtime.base_url}/#key={secret}", flush=True)
+    print(f"\ndashboard: {base_url}/#key={secret}", flush=True)
 
 
 # The function serving the dashboard page, its assets and the API docs (public routes).

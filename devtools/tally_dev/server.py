@@ -219,7 +219,7 @@ def serve(options: Options) -> int:
         if secret is not None:
             from tally_dev.demo import announce
 
-            announce(runtime, secret)
+            announce(runtime.base_url, runtime.template, secret)
         # Python runs signal handlers in the main thread, between bytecodes: when the kernel
         # hands SIGINT to another thread, a main thread blocked in an untimed wait would
         # never run it. Waking every 0.2 s bounds that delay.
