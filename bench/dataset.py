@@ -56,9 +56,11 @@ def _message(rng: random.Random, event_id: str, at: datetime) -> dict[str, Any]:
 
 def busy_event(index: int, clock: datetime) -> dict[str, Any]:
     """The busy account's `index`-th newest event (deterministic in `index`)."""
-    rng = random.Random(index)
-    at = clock - STEP * (index + 1)
-    event_id = f"e{index:08d}"
+    return mixed_event(random.Random(index), f"e{index:08d}", clock - STEP * (index + 1))
+
+
+def mixed_event(rng: random.Random, event_id: str, at: datetime) -> dict[str, Any]:
+    """A message (88%), OTP session, usage event or dialog, as a busy account sends them."""
     roll = rng.random()
     if roll < 0.05:
         status = rng.choice(("pending", "verified", "verified", "failed", "expired"))
@@ -177,6 +179,43 @@ def batches(records: Sequence[dict[str, Any]], size: int = BATCH) -> Iterator[li
         yield list(records[offset : offset + size])
 
 
+ZIPF_ACCOUNTS = 10_000
+
+
+def workload_items(
+    name: str, accounts: int, batches: int, clock: datetime, stamp: str
+) -> list[Item]:
+    """`batches` stream batches of BATCH records in which each of `accounts` accounts sends
+    BATCH / accounts events, at the busy account's pace (one batch per minute)."""
+    items = []
+    for batch in range(batches):
+        for position in range(BATCH):
+            index = batch * BATCH + position
+            rng = random.Random(f"{name}-{index}")
+            account = f"{name}-{position % accounts:05d}"
+            event = mixed_event(rng, f"e{index:08d}", clock - STEP * (index + 1))
+            items.append(to_item(account, event, stamp))
+    return items
+
+
+def zipf_items(
+    batches: int, clock: datetime, stamp: str, accounts: int = ZIPF_ACCOUNTS
+) -> list[Item]:
+    """`batches` stream batches whose events come from `accounts` accounts with a Zipf(1)
+    spread: the account of rank r sends a share proportional to 1/r (a platform's mix of a
+    few large tenants and a long tail)."""
+    rng = random.Random("zipf")
+    weights = [1 / rank for rank in range(1, accounts + 1)]
+    chosen = rng.choices(range(accounts), weights=weights, k=batches * BATCH)
+    items = []
+    for index, rank in enumerate(chosen):
+        event = mixed_event(
+            random.Random(f"zipf-{index}"), f"e{index:08d}", clock - STEP * (index + 1)
+        )
+        items.append(to_item(f"zipf-{rank:05d}", event, stamp))
+    return items
+
+
 def busy_items(start: int, stop: int, clock: datetime, stamp: str) -> list[Item]:
     return [to_item(BUSY, busy_event(index, clock), stamp) for index in range(start, stop)]
 
@@ -192,14 +231,6 @@ def fixed_items(
             to_item(account, event, stamp) for event in small_account_events(account, clock, events)
         )
     return items
-
-
-def one_event_accounts(count: int, clock: datetime, stamp: str) -> list[Item]:
-    """`count` accounts with one message each: the many-small-accounts stream batch."""
-    return [
-        to_item(f"solo-{number:05d}", _message(random.Random(number), "m1", clock), stamp)
-        for number in range(count)
-    ]
 
 
 def write_raw(client: Any, table: str, items: Sequence[Item]) -> None:

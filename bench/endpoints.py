@@ -7,7 +7,6 @@ silently.
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from collections.abc import Sequence
@@ -15,11 +14,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from bench.harness import Backend
+from bench.harness import Backend, api_event
 from bench.meter import Usage
 from tally.timeutil import now
 from tally_dev import template
-from tally_dev.lambda_kit import proxy_event
 
 WRITE_GROUPS = frozenset({"ingest", "keys", "counters"})
 # Every group's key scopes; stats:read and billing:read cover all read routes.
@@ -30,18 +28,45 @@ READ_SCOPES = ("stats:read", "billing:read")
 class Call:
     """One endpoint and scope: the request the bench sends."""
 
-    group: str
+    route: template.Route
     label: str
-    method: str
-    resource: str
     path: str
-    query: dict[str, str | list[str]] | None = None
+    query: dict[str, str] | None = None
     body: dict[str, Any] | None = None
     path_parameters: dict[str, str] | None = None
+
+    @property
+    def group(self) -> str:
+        return self.route.handler.group
+
+    def event(self, key: str) -> dict[str, Any]:
+        """The proxy event API Gateway sends for this call with API key `key`."""
+        return api_event(
+            self.route,
+            self.path,
+            key=key,
+            query=self.query,
+            body=self.body,
+            path_parameters=self.path_parameters,
+        )
+
+    @property
+    def method(self) -> str:
+        return self.route.method.upper()
+
+    @property
+    def resource(self) -> str:
+        return self.route.path
 
 
 def _unix(days: int) -> str:
     return str(int((now() - timedelta(days=days)).timestamp()))
+
+
+def _days_back(days: int) -> dict[str, str]:
+    """startDate `days` UTC days back and endDate today (whole days: days + 1 of them)."""
+    today = now().date()
+    return {"startDate": (today - timedelta(days=days)).isoformat(), "endDate": today.isoformat()}
 
 
 def _calls_for(method: str, resource: str) -> list[tuple[str, dict[str, Any]]]:
@@ -84,7 +109,13 @@ def _calls_for(method: str, resource: str) -> list[tuple[str, dict[str, Any]]]:
         )
         return calls
     if resource == "/api/analytics/trends":
-        return [("messages 30d", {}), ("campaigns 30d", {"query": {"metric": "campaigns"}})]
+        return [
+            ("messages 30d", {}),
+            ("campaigns 30d", {"query": {"metric": "campaigns"}}),
+            ("messages 366 days (the cap)", {"query": _days_back(365)}),
+        ]
+    if resource == "/api/analytics/best-send-times":
+        return [("default (90 days)", {}), ("1 year", {"query": _days_back(365)})]
     if resource == "/api/analytics/export":
         return [("campaigns csv", {"query": {"type": "campaigns"}})]
     if resource.startswith(("/api/analytics/", "/api/billing/", "/api/credits/")):
@@ -117,10 +148,8 @@ def discover() -> Discovery:
         for label, parts in specs:
             found.calls.append(
                 Call(
-                    group=group,
+                    route=route,
                     label=label,
-                    method=route.method.upper(),
-                    resource=route.path,
                     path=parts.get("path", route.path),
                     query=parts.get("query"),
                     body=parts.get("body"),
@@ -148,18 +177,7 @@ def _p95(values: Sequence[float]) -> float:
 def measure(bench: Backend, call: Call, key: str, repeats: int) -> Measurement:
     """Median and p95 latency over `repeats` warm calls (one warm-up call first, which also
     caches the API key as a warm container does), and the DynamoDB use of one call."""
-    headers = {"Authorization": f"Bearer {key}"}
-    if call.body is not None:
-        headers["Content-Type"] = "application/json"
-    event = proxy_event(
-        call.method,
-        call.path,
-        headers=headers,
-        body=None if call.body is None else json.dumps(call.body),
-        query=call.query or {},
-        resource=call.resource,
-        path_parameters=call.path_parameters,
-    )
+    event = call.event(key)
     bench.call(call.group, dict(event))
     timings: list[float] = []
     usages: list[Usage] = []

@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 import contextlib
-import copy
 import io
+import json
 import os
 import time
-import types
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 from moto import mock_aws
 
-from bench.meter import Meter, Usage, item_size, write_units
-from tally import auth, storage
+from bench import dataset
+from bench.meter import Layout, Meter, Usage, layout_of
+from tally import auth, dimensions, storage
 from tally.config import get_settings, reset_settings
-from tally_dev import template
-from tally_dev.lambda_kit import LambdaContext, function_module
+from tally_dev import motofix, template
+from tally_dev.engine import DynamoDBLocalEngine
+from tally_dev.lambda_kit import LambdaContext, function_module, proxy_event
 
 NOW = "2026-06-10T12:34:56Z"
 NAIVE_TABLE = "NaiveCountersTable"
@@ -44,6 +45,7 @@ def _reset_caches() -> None:
     storage.reset_client()
     reset_settings()
     auth.clear_cache()
+    dimensions.clear_cache()
 
 
 @contextlib.contextmanager
@@ -73,33 +75,55 @@ class Backend:
     raw: Any  # an unmetered client for the bench's own loading and size lookups
 
     def call(self, group: str, event: dict[str, Any]) -> tuple[dict[str, Any], Usage]:
-        """Invoke a handler with metering; stdout (EMF metrics lines) is swallowed."""
+        """Invoke a handler as a warm Lambda container does, metered."""
+        response, usage, _ = self.timed_call(group, event)
+        return response, usage
+
+    def timed_call(
+        self, group: str, event: dict[str, Any]
+    ) -> tuple[dict[str, Any], Usage, tuple[float, float]]:
+        """Invoke a handler, metered: its response, what it did to DynamoDB (UpdateItems
+        billed at their items' size afterwards, outside the timing) and its (wall, CPU)
+        seconds. CPU is this process's (the function's; DynamoDB Local runs apart).
+        stdout (EMF metric lines) is swallowed."""
         self.meter.start()
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
             # Handlers that add no metric make Powertools warn on every call.
             warnings.filterwarnings("ignore", "No application metrics to publish")
-            response = function_module(group).lambda_handler(event, LambdaContext())
-        return response, self.meter.stop()
+            wall, cpu = time.perf_counter(), time.process_time()
+            response = invoke(group, event)
+            spent = (time.perf_counter() - wall, time.process_time() - cpu)
+        return response, self.meter.settle(self.meter.stop()), spent
 
-    def write_units_of(self, usage: Usage) -> int:
-        """WCU of a counters run: 2 per KB per transactional action, at each item's size now.
 
-        Items only grow under `ADD`, so the size after the run bounds the size at write time.
-        """
-        sizes: dict[str, int] = {}
-        keys = sorted({key for _, key in usage.write_keys})
-        table = get_settings().counters_table
-        for offset in range(0, len(keys), 100):
-            request = {table: {"Keys": [{"pk": {"S": key}} for key in keys[offset : offset + 100]]}}
-            while request:
-                response = self.raw.batch_get_item(RequestItems=request)
-                for item in response["Responses"].get(table, []):
-                    sizes[item["pk"]["S"]] = item_size(item)
-                request = response.get("UnprocessedKeys") or {}
-        updates = sum(
-            write_units(sizes.get(key, 0), transactional=True) for _, key in usage.write_keys
-        )
-        return updates + usage.put_wcu
+def invoke(group: str, event: dict[str, Any]) -> Any:
+    """`functions/<group>/app.py`'s handler on `event`, as a warm Lambda container runs it."""
+    return function_module(group).lambda_handler(event, LambdaContext(f"tally-{group}"))
+
+
+def api_event(
+    route: template.Route,
+    path: str,
+    *,
+    key: str,
+    query: Mapping[str, str] | None = None,
+    body: Any = None,
+    path_parameters: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The REST proxy event API Gateway sends for a request on `route` (the kit's builder)."""
+    headers = [("Accept", "application/json"), ("Authorization", f"Bearer {key}")]
+    if body is not None:
+        headers.append(("Content-Type", "application/json"))
+    return proxy_event(
+        route.method.upper(),
+        path,
+        resource=route.path,
+        headers=headers,
+        query=dict(query or {}),
+        path_parameters=path_parameters,
+        body=None if body is None else json.dumps(body),
+        stage=template.load().stage,
+    )
 
 
 def create_tables(client: Any) -> None:
@@ -119,57 +143,73 @@ def create_tables(client: Any) -> None:
             client.create_table(**{**kwargs, "TableName": NAIVE_TABLE})
 
 
-class RollbackNeeded(RuntimeError):
-    """A transaction failed under `no_transaction_snapshots`, which cannot roll it back."""
+def layouts() -> dict[str, Layout]:
+    return {
+        table.create_kwargs["TableName"]: layout_of(table.create_kwargs)
+        for table in template.load().tables
+    }
+
+
+ENGINES = ("moto", "dynamodb-local")
 
 
 @contextlib.contextmanager
-def no_transaction_snapshots() -> Iterator[None]:
-    """Stop moto's TransactWriteItems from deep-copying the table for every action.
-
-    moto 5.2.5 snapshots the whole table once per action of a transaction (its
-    rollback copy): a 100-action transaction on a table of n items copies 100 x n
-    items, so the counters function would spend minutes per batch at 100k events
-    on a cost DynamoDB does not have. The bench feeds every batch once, so no
-    transaction should fail; if one does, the bench stops instead of measuring a
-    table that was not rolled back.
-    """
-    import moto.dynamodb.models as backend_module
-    from moto.dynamodb.models.table import Table
-
-    original = backend_module.DynamoDBBackend.transact_write_items
-
-    def deepcopy(value: Any, memo: Any = None) -> Any:
-        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
-
-    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        backend_module.copy = types.SimpleNamespace(deepcopy=deepcopy)  # type: ignore[assignment]
+def backend(engine: str = "moto") -> Iterator[Backend]:
+    """The template's tables on moto (in process, with the local runtime's fixes: thread
+    safety, exact numbers) or on a fresh DynamoDB Local (in memory), metered."""
+    with environment():
+        if engine == "moto":
+            motofix.apply()
+            with mock_aws():
+                yield _metered()
+            return
+        local = DynamoDBLocalEngine()
+        os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = local.endpoint_url
+        _reset_caches()
         try:
-            original(self, transact_items)
-        except Exception as error:
-            raise RollbackNeeded(f"a transaction failed: {error}") from error
+            yield _metered()
         finally:
-            backend_module.copy = copy
-
-    backend_module.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        backend_module.DynamoDBBackend.transact_write_items = original  # type: ignore[method-assign]
+            local.stop()
 
 
-@contextlib.contextmanager
-def backend() -> Iterator[Backend]:
-    with environment(), no_transaction_snapshots(), mock_aws():
-        raw = boto3.client("dynamodb")
-        create_tables(raw)
-        meter = Meter(ignored_tables=frozenset({get_settings().keys_table}))
-        meter.install(storage.client())
-        yield Backend(meter=meter, raw=raw)
+def _metered() -> Backend:
+    raw = boto3.client("dynamodb")
+    create_tables(raw)
+
+    def fetch(table: str, keys: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for offset in range(0, len(keys), 100):
+            request = {table: {"Keys": list(keys[offset : offset + 100])}}
+            while request:
+                response = raw.batch_get_item(RequestItems=request)
+                found.extend(response["Responses"].get(table, []))
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    meter = Meter(fetch, layouts(), ignored_tables=frozenset({get_settings().keys_table}))
+    meter.install(storage.client())
+    return Backend(meter=meter, raw=raw)
 
 
-def feed(bench: Backend, records: Sequence[dict[str, Any]]) -> tuple[Usage, float]:
-    """One counters invocation for `records`: what it wrote and its wall time."""
-    started = time.perf_counter()
-    _, usage = bench.call("counters", {"Records": list(records)})
-    return usage, time.perf_counter() - started
+@dataclass(frozen=True)
+class Batch:
+    """One counters invocation: its records, what it did to DynamoDB, its wall and CPU time."""
+
+    records: int
+    usage: Usage
+    seconds: float
+    cpu_seconds: float
+
+
+def load(
+    bench: Backend, items: Sequence[dataset.Item], sequencer: dataset.Sequencer
+) -> list[Batch]:
+    """Store raw items as ingest would (unmetered) and feed them to the counters function as
+    stream batches of the template's size, in order."""
+    dataset.write_raw(bench.raw, get_settings().events_table, items)
+    records = [dataset.stream_record(item, sequencer) for item in items]
+    done = []
+    for batch in dataset.batches(records):
+        _, usage, (seconds, cpu) = bench.timed_call("counters", {"Records": batch})
+        done.append(Batch(len(batch), usage, seconds, cpu))
+    return done

@@ -78,6 +78,9 @@ _POSITION_DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 POSITION_WIDTH = 23
 
 
+_NOT_COUNTERS = frozenset({"pk", "expires_at"})
+
+
 class Counts(dict[str, Decimal]):
     """Counter attributes summed over some buckets; absent names read as 0."""
 
@@ -87,13 +90,25 @@ class Counts(dict[str, Decimal]):
     def amount(self, name: str) -> Decimal:
         return self.get(name, Decimal(0))
 
-    def add(self, values: Mapping[str, Any]) -> None:
+    def add(self, values: Mapping[str, Any], sign: int = 1) -> None:
+        """Add (sign 1) or subtract (sign -1) every counter attribute of `values`."""
+        # Another Counts holds counters only: its filter is skipped (a read sums dozens).
+        pairs = (
+            values.items()
+            if isinstance(values, Counts)
+            else (
+                (name, value)
+                for name, value in values.items()
+                if name not in _NOT_COUNTERS and isinstance(value, Decimal | int)
+            )
+        )
+        get = self.get
         # Wide enough for any sum of stored counters (each at most 38 digits).
         with localcontext(prec=80):
-            for name, value in values.items():
-                if name in ("pk", "expires_at") or not isinstance(value, Decimal | int):
-                    continue
-                self[name] = self.get(name, Decimal(0)) + Decimal(value)
+            for name, value in pairs:
+                change = value if sign > 0 else -value
+                current = get(name)
+                self[name] = Decimal(change) if current is None else current + change
 
     def with_prefix(self, prefix: str) -> dict[str, int]:
         """Counts of the attributes starting with `prefix`, keyed by the rest of the name."""
@@ -483,16 +498,28 @@ def read_keys(keys: Iterable[str]) -> dict[str, Counts]:
     unique = sorted(set(keys))
     found = {key: Counts() for key in unique}
     for item in storage.batch_get(get_settings().counters_table, [{"pk": key} for key in unique]):
-        found[str(item["pk"])].add(item)
+        # Stored numbers come back as Decimal; the key, TTL and watermarks are not counters.
+        found[str(item["pk"])] = Counts(
+            (name, value)
+            for name, value in item.items()
+            if name not in _NOT_COUNTERS and isinstance(value, Decimal)
+        )
     return found
 
 
-def retained_range(start: datetime, end: datetime) -> tuple[int, int]:
+def minute_horizon() -> int:
+    """The oldest instant (epoch seconds) whose minute items are still retained."""
+    return int(now().timestamp()) - MINUTE_RETENTION_SECONDS
+
+
+def retained_range(start: datetime, end: datetime, horizon: int | None = None) -> tuple[int, int]:
     """`[start, end)` in whole minutes, with edges older than the minute buckets' retention
     widened to the quarter-hour: those minute items have expired, and reading them would
-    silently drop counts. Within 35 days every range is exact to the minute."""
+    silently drop counts. Within 35 days every range is exact to the minute. `horizon`
+    (`minute_horizon()`) is read once per request by callers with many ranges."""
     low, high = resolve_range(start, end)
-    horizon = int(now().timestamp()) - MINUTE_RETENTION_SECONDS
+    if horizon is None:
+        horizon = minute_horizon()
     if low < horizon:
         low -= low % QUARTER
     if high < horizon and high % QUARTER:
@@ -520,18 +547,27 @@ def read_ranges_and_items(
     Each range is read through its cheapest signed cover (timeutil.signed_cover);
     buckets shared between ranges, such as a tail two local days share, are read once.
     """
+    horizon = minute_horizon()
     plans = [
-        signed_cover(*retained_range(start, end), series.ladder) if start < end else []
+        [
+            (sign, bucket_key(account, bucket, series))
+            for sign, bucket in signed_cover(*retained_range(start, end, horizon), series.ladder)
+        ]
+        if start < end
+        else []
         for start, end in ranges
     ]
     extra = list(also)
-    items = read_keys([*extra, *(bucket_key(account, b, series) for p in plans for _, b in p)])
+    items = read_keys([*extra, *(key for plan in plans for _, key in plan)])
     results = []
     for plan in plans:
+        if len(plan) == 1 and plan[0][0] > 0:
+            # One bucket (a UTC day of a daily series): its counts as they are.
+            results.append(Counts(items[plan[0][1]]))
+            continue
         counts = Counts()
-        for sign, bucket in plan:
-            item = items[bucket_key(account, bucket, series)]
-            counts.add(item if sign > 0 else {name: -value for name, value in item.items()})
+        for sign, key in plan:
+            counts.add(items[key], sign)
         results.append(counts)
     return results, {key: items[key] for key in extra}
 

@@ -11,10 +11,12 @@ registry live, and every query that reads them back.
 
 Why the high-rate kinds are spread over EVENT_SHARDS partition keys: one partition
 key takes at most 1,000 WCU/s (and so does one key of an index). An event item is
-written with about 1 WCU (items stay under 1 KB), a status update with another, so
-an account at 1,000 events/s would saturate a single key; over 8 keys it uses about
-125-250 WCU/s per key, and the README's stated maximum of 4,000 events/s per
-account stays at or under 1,000 WCU/s per key on the table and on the index.
+written with 1 WCU (items stay under 1 KB) plus 1 for its index entry, and each
+status update with another 1 (measured: bench/ingest_cost.py), so an account at
+1,000 events/s would saturate a single key; over 8 keys a message with two status
+updates costs 375 WCU/s per key at that rate, and the README's stated maximum of
+2,000 events/s per account keeps the busiest key's peak second under 1,000 WCU/s
+on the table and on the index (docs/benchmark.md has the arithmetic).
 
 Index `recent-activity` (keys only): `activity_pk` = the item's own pk,
 `activity_sk` = `{occurred_at}#{kind}#{id}`, set on counted messages, OTP sessions

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import Enum
+from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 MINUTE = 60
@@ -40,6 +41,11 @@ class Resolution(Enum):
     MONTH = "M"
     YEAR = "Y"
 
+    # Members are singletons compared by identity: the C-level identity hash serves every
+    # dict keyed by resolution, where Enum's own (a Python call per lookup) was a tenth of
+    # a warm read's CPU.
+    __hash__ = object.__hash__
+
     @property
     def seconds(self) -> int | None:
         return _FIXED_SECONDS.get(self)
@@ -48,21 +54,30 @@ class Resolution(Enum):
         size = self.seconds
         if size is not None:
             return epoch - epoch % size
-        moment = datetime.fromtimestamp(epoch, UTC)
-        month = 1 if self is Resolution.YEAR else moment.month
-        return int(datetime(moment.year, month, 1, tzinfo=UTC).timestamp())
+        day = _date_of(epoch)
+        return _epoch_of(day.replace(month=1 if self is Resolution.YEAR else day.month, day=1))
 
     def next(self, bucket: int) -> int:
         size = self.seconds
         if size is not None:
             return bucket + size
-        moment = datetime.fromtimestamp(bucket, UTC)
-        if self is Resolution.YEAR:
-            return int(datetime(moment.year + 1, 1, 1, tzinfo=UTC).timestamp())
-        year, month = (
-            (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
-        )
-        return int(datetime(year, month, 1, tzinfo=UTC).timestamp())
+        day = _date_of(bucket)
+        if self is Resolution.YEAR or day.month == 12:
+            return _epoch_of(date(day.year + 1, 1, 1))
+        return _epoch_of(date(day.year, day.month + 1, 1))
+
+
+# Months and years by date ordinals: the UTC calendar without a timezone-aware datetime
+# per step (cover walks these on every read).
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+def _date_of(epoch: int) -> date:
+    return date.fromordinal(_EPOCH_ORDINAL + epoch // DAY)
+
+
+def _epoch_of(day: date) -> int:
+    return (day.toordinal() - _EPOCH_ORDINAL) * DAY
 
 
 _FIXED_SECONDS = {
@@ -71,6 +86,8 @@ _FIXED_SECONDS = {
     Resolution.HOUR: HOUR,
     Resolution.DAY: DAY,
 }
+# The shortest bucket of each resolution: a range shorter than that cannot hold one.
+_SHORTEST = {**_FIXED_SECONDS, Resolution.MONTH: 28 * DAY, Resolution.YEAR: 365 * DAY}
 Ladder = tuple[Resolution, ...]
 # Finest first. Every ladder starts with minutes: every range is resolved to whole minutes.
 LADDER: Ladder = (
@@ -83,7 +100,7 @@ LADDER: Ladder = (
 )
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Bucket:
     resolution: Resolution
     start: int
@@ -194,25 +211,77 @@ def resolve_range(start: datetime, end: datetime) -> tuple[int, int]:
     return floor_minute(start), ceil_minute(end)
 
 
-def cover(start: int, end: int, ladder: Ladder = LADDER) -> list[Bucket]:
-    """The coarsest buckets of `ladder` that tile `[start, end)` exactly (both minute-aligned,
-    UTC epochs).
+@cache
+def _coarsest_first(ladder: Ladder) -> tuple[tuple[Resolution, Resolution | None], ...]:
+    """(resolution, the next coarser one) of `ladder`, coarsest first."""
+    coarsest = ladder[::-1]
+    return tuple(zip(coarsest, (None, *coarsest[:-1]), strict=True))
+
+
+def _starts_at(resolution: Resolution, point: int) -> bool:
+    size = resolution.seconds
+    if size is not None:
+        return point % size == 0
+    # Months and years start at a UTC midnight: the calendar is only consulted there.
+    return point % DAY == 0 and resolution.floor(point) == point
+
+
+# A run of consecutive buckets of one resolution: (resolution, first start, count).
+Run = tuple[Resolution, int, int]
+
+
+def _runs(start: int, end: int, ladder: Ladder) -> list[Run]:
+    """The minimal tiling of `[start, end)` as runs.
 
     Greedy from the left: the ladder nests, so at each point the largest bucket
-    that starts there and fits is part of the minimal tiling.
+    that starts there and fits is part of the minimal tiling. Once a resolution is
+    chosen, its buckets follow each other up to the next boundary of the coarser
+    resolution above it (where nothing coarser can start) or the end, so a run of
+    fixed-size buckets is one division and coarser resolutions are only tried
+    where a run ends: every read plans its buckets through this.
     """
-    if start % MINUTE or end % MINUTE:
-        raise ValueError("cover bounds must be whole minutes")
-    coarsest_first = ladder[::-1]
-    buckets: list[Bucket] = []
+    runs: list[Run] = []
     point = start
     while point < end:
-        for resolution in coarsest_first:
-            if resolution.floor(point) == point and resolution.next(point) <= end:
-                buckets.append(Bucket(resolution, point))
-                point = resolution.next(point)
+        for resolution, coarser in _coarsest_first(ladder):
+            if _SHORTEST[resolution] > end - point or not _starts_at(resolution, point):
+                continue
+            limit = end if coarser is None else min(end, coarser.next(coarser.floor(point)))
+            size = resolution.seconds
+            if size is not None:
+                count = (limit - point) // size
+                following = point + count * size
+            else:
+                count, following = 0, point
+                while following < limit and (after := resolution.next(following)) <= end:
+                    count, following = count + 1, after
+            if count:
+                runs.append((resolution, point, count))
+                point = following
                 break
+    return runs
+
+
+def _buckets(runs: list[Run]) -> list[Bucket]:
+    buckets = []
+    for resolution, first, count in runs:
+        point = first
+        for _ in range(count):
+            buckets.append(Bucket(resolution, point))
+            point = resolution.next(point)
     return buckets
+
+
+def _length(runs: list[Run]) -> int:
+    return sum(count for _, _, count in runs)
+
+
+def cover(start: int, end: int, ladder: Ladder = LADDER) -> list[Bucket]:
+    """The coarsest buckets of `ladder` that tile `[start, end)` exactly (both minute-aligned,
+    UTC epochs)."""
+    if start % MINUTE or end % MINUTE:
+        raise ValueError("cover bounds must be whole minutes")
+    return _buckets(_runs(start, end, ladder))
 
 
 def signed_cover(start: int, end: int, ladder: Ladder = LADDER) -> list[tuple[int, Bucket]]:
@@ -222,35 +291,42 @@ def signed_cover(start: int, end: int, ladder: Ladder = LADDER) -> list[tuple[in
     18:30 UTC) needs 27 buckets, but one UTC day bucket plus the 18:30-24:00 tail
     before it minus the tail inside it needs 15, and adjacent days share their
     tails. Each end may move to a UTC day or month boundary on either side, the
-    piece in between added or subtracted; the cheapest combination wins.
+    piece in between added or subtracted; the cheapest combination wins. Plans are
+    compared by their length in runs; only the winner becomes buckets.
     """
-    direct = [(1, bucket) for bucket in cover(start, end, ladder)]
+    direct = cover(start, end, ladder)
     boundaries = [res for res in (Resolution.DAY, Resolution.MONTH) if res in ladder]
-    if end - start < DAY or not boundaries:
-        return direct
+    # A plan that moves an end holds a piece for the move and at least one bucket between
+    # the ends: a direct cover of two buckets or fewer is already the cheapest.
+    if end - start < DAY or not boundaries or len(direct) <= 2:
+        return [(1, bucket) for bucket in direct]
 
-    def moves(point: int, outward: int) -> list[tuple[int, list[tuple[int, Bucket]]]]:
-        """(new point, signed buckets restoring `point`); `outward` is -1 on the left."""
-        options: list[tuple[int, list[tuple[int, Bucket]]]] = [(point, [])]
+    def moves(point: int, outward: int) -> list[tuple[int, int, list[Run]]]:
+        """(new point, sign, runs restoring `point`); `outward` is -1 on the left."""
+        options: list[tuple[int, int, list[Run]]] = [(point, 1, [])]
         for resolution in boundaries:
             below = resolution.floor(point)
             for moved in {below, resolution.next(below)} - {point}:
                 low, high = min(moved, point), max(moved, point)
                 sign = -1 if (moved - point) * outward > 0 else 1
-                options.append((moved, [(sign, bucket) for bucket in cover(low, high, ladder)]))
+                options.append((moved, sign, _runs(low, high, ladder)))
         return options
 
-    best = direct
-    for left, left_pieces in moves(start, -1):
-        for right, right_pieces in moves(end, 1):
-            if left >= right or len(left_pieces) + len(right_pieces) >= len(best):
+    best: tuple[int, list[tuple[int, list[Run]]]] = (len(direct), [])
+    for left, left_sign, left_runs in moves(start, -1):
+        for right, right_sign, right_runs in moves(end, 1):
+            unmoved = left == start and right == end
+            pieces = _length(left_runs) + _length(right_runs)
+            # The middle takes at least one bucket: skip what cannot beat the best plan.
+            if unmoved or left >= right or pieces + 1 >= best[0]:
                 continue
-            plan = (
-                left_pieces + [(1, bucket) for bucket in cover(left, right, ladder)] + right_pieces
-            )
-            if len(plan) < len(best):
-                best = plan
-    return best
+            middle = _runs(left, right, ladder)
+            if pieces + _length(middle) < best[0]:
+                plan = [(left_sign, left_runs), (1, middle), (right_sign, right_runs)]
+                best = (pieces + _length(middle), plan)
+    if not best[1]:
+        return [(1, bucket) for bucket in direct]
+    return [(sign, bucket) for sign, runs in best[1] for bucket in _buckets(runs)]
 
 
 def buckets_at(minute: int, ladder: Ladder = LADDER) -> list[Bucket]:
@@ -266,6 +342,8 @@ class Unit(Enum):
     WEEK = "week"
     MONTH = "month"
     YEAR = "year"
+
+    __hash__ = object.__hash__  # as Resolution's: singletons, looked up per bucket
 
 
 def _local_floor(moment: datetime, unit: Unit, zone: ZoneInfo) -> datetime:
@@ -284,15 +362,18 @@ def _local_floor(moment: datetime, unit: Unit, zone: ZoneInfo) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
 
 
+_LONGEST = {
+    Unit.HOUR: timedelta(hours=1),
+    Unit.DAY: timedelta(days=1),
+    Unit.WEEK: timedelta(days=7),
+    Unit.MONTH: timedelta(days=31),
+    Unit.YEAR: timedelta(days=366),
+}
+
+
 def _local_next(boundary: datetime, unit: Unit, zone: ZoneInfo) -> datetime:
     """The first local `unit` boundary after `boundary` (itself a boundary)."""
-    step = {
-        Unit.HOUR: timedelta(hours=1),
-        Unit.DAY: timedelta(days=1),
-        Unit.WEEK: timedelta(days=7),
-        Unit.MONTH: timedelta(days=31),
-        Unit.YEAR: timedelta(days=366),
-    }[unit]
+    step = _LONGEST[unit]
     # Overshoot by the unit's longest length plus a DST change, then floor back.
     probe = boundary + step + timedelta(hours=3) if unit is not Unit.HOUR else boundary + step
     candidate = _local_floor(probe, unit, zone)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 from typing import Any
 
 from tally import counters, events, metrics
@@ -18,12 +19,19 @@ def percent(numerator: int, denominator: int) -> float:
     return float(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
+@cache
+def _message_names(channels: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    return {
+        state: tuple(metrics.message(channel, state) for channel in channels)
+        for state in metrics.MESSAGE_STATES
+    }
+
+
 def messages(counts: Counts, channels: Iterable[str] = metrics.CHANNELS) -> dict[str, int]:
     """total/sent/delivered/failed of outbound, non-test messages over `channels`."""
-    wanted = list(channels)
     return {
-        state: sum(counts.count(metrics.message(channel, state)) for channel in wanted)
-        for state in metrics.MESSAGE_STATES
+        state: sum(counts.count(name) for name in names)
+        for state, names in _message_names(tuple(channels)).items()
     }
 
 
