@@ -21,6 +21,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from unittest import mock
 
@@ -130,6 +131,12 @@ def profile(bench: harness.Backend, call: endpoints.Call, key: str, repeats: int
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.cpu", description=__doc__)
     parser.add_argument("--events", type=int, default=10_000, help="busy-account events loaded")
+    parser.add_argument(
+        "--over-days",
+        type=float,
+        help="spread the events evenly over this many days (default: 1,000 a minute), so "
+        "that every bucket a 30-day read asks for holds data",
+    )
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--profile", action="store_true", help="pyinstrument the target routes")
     args = parser.parse_args(argv)
@@ -139,9 +146,10 @@ def main(argv: list[str] | None = None) -> int:
         discovery = endpoints.discover()
         key = bootstrap_key(dataset.BUSY, endpoints.READ_SCOPES, "bench").secret
         clock, stamp = dataset.clock_stamp()
+        step = timedelta(days=args.over_days) / args.events if args.over_days else dataset.STEP
         items = [
             *dataset.fixed_items(clock, stamp),
-            *dataset.busy_items(0, args.events, clock, stamp),
+            *dataset.busy_items(0, args.events, clock, stamp, step),
         ]
         harness.load(bench, items, dataset.Sequencer())
         for call in discovery.calls:

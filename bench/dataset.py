@@ -54,9 +54,9 @@ def _message(rng: random.Random, event_id: str, at: datetime) -> dict[str, Any]:
     return event
 
 
-def busy_event(index: int, clock: datetime) -> dict[str, Any]:
-    """The busy account's `index`-th newest event (deterministic in `index`)."""
-    return mixed_event(random.Random(index), f"e{index:08d}", clock - STEP * (index + 1))
+def busy_event(index: int, clock: datetime, step: timedelta = STEP) -> dict[str, Any]:
+    """The busy account's `index`-th newest event (deterministic in `index`), `step` apart."""
+    return mixed_event(random.Random(index), f"e{index:08d}", clock - step * (index + 1))
 
 
 def mixed_event(rng: random.Random, event_id: str, at: datetime) -> dict[str, Any]:
@@ -216,8 +216,10 @@ def zipf_items(
     return items
 
 
-def busy_items(start: int, stop: int, clock: datetime, stamp: str) -> list[Item]:
-    return [to_item(BUSY, busy_event(index, clock), stamp) for index in range(start, stop)]
+def busy_items(
+    start: int, stop: int, clock: datetime, stamp: str, step: timedelta = STEP
+) -> list[Item]:
+    return [to_item(BUSY, busy_event(index, clock, step), stamp) for index in range(start, stop)]
 
 
 def fixed_items(
