@@ -123,3 +123,36 @@ def test_parallel_inside_a_worker_runs_in_turn() -> None:
     names = storage.parallel(outer, list(range(2 * storage.WORKERS)))
     # Each inner call ran on its outer call's own thread: no worker waited on the pool.
     assert all(len(set(pair)) == 1 for pair in names)
+
+
+class _OneBatch:
+    """A client answering BatchGetItem once with canned items, then nothing unprocessed."""
+
+    def __init__(self, items: list[dict[str, object]]) -> None:
+        self.items = items
+
+    def batch_get_item(self, RequestItems: dict[str, object]) -> dict[str, object]:
+        return {"Responses": {"T": self.items}, "UnprocessedKeys": {}}
+
+
+def test_numbers_are_read_straight_from_the_wire_and_nothing_else(monkeypatch) -> None:
+    stored = {
+        "pk": "acme#d#1780531200",
+        "msg:sms:sent": Decimal("12"),
+        "amt:sms:EUR": Decimal("0.240000"),
+        "expires_at": 1780531200,
+        "~w3": "0000000000000000000000ab",
+        "names": {"a", "b"},
+    }
+    wire = {name: TypeSerializer().serialize(value) for name, value in stored.items()}
+    monkeypatch.setattr(storage, "client", lambda: _OneBatch([wire]))
+    [(key, numbers)] = storage.batch_get_numbers("T", [{"pk": "acme#d#1780531200"}], "pk")
+    assert key == "acme#d#1780531200"
+    assert numbers == {
+        "msg:sms:sent": Decimal("12"),
+        "amt:sms:EUR": Decimal("0.240000"),
+        "expires_at": Decimal("1780531200"),
+    }
+    # The same values as decoding the whole item would give.
+    whole = {name: TypeDeserializer().deserialize(value) for name, value in wire.items()}
+    assert all(numbers[name] == whole[name] for name in numbers)

@@ -497,13 +497,11 @@ def read_keys(keys: Iterable[str]) -> dict[str, Counts]:
     """Counter items by key (absent ones as empty Counts), fewest BatchGetItem calls."""
     unique = sorted(set(keys))
     found = {key: Counts() for key in unique}
-    for item in storage.batch_get(get_settings().counters_table, [{"pk": key} for key in unique]):
-        # Stored numbers come back as Decimal; the key, TTL and watermarks are not counters.
-        found[str(item["pk"])] = Counts(
-            (name, value)
-            for name, value in item.items()
-            if name not in _NOT_COUNTERS and isinstance(value, Decimal)
-        )
+    table = get_settings().counters_table
+    for pk, numbers in storage.batch_get_numbers(table, [{"pk": key} for key in unique], "pk"):
+        # Watermarks are strings (left out); the TTL is the one number that is not a counter.
+        numbers.pop("expires_at", None)
+        found[pk] = Counts(numbers)
     return found
 
 

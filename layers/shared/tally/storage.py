@@ -202,23 +202,53 @@ def batch_get(
     Requests of more than 100 keys run concurrently (the client is thread-safe), so a
     read of a few hundred counter items costs one round trip, not several.
     """
+    return _batch_get(table, keys, consistent, deserialize)
+
+
+def batch_get_numbers(
+    table: str, keys: Sequence[Mapping[str, str]], key: str
+) -> list[tuple[str, dict[str, Decimal]]]:
+    """For each item found: its string attribute `key`, and its number attributes only.
+
+    What counter reads need, decoded in one pass straight from the wire format: decoding
+    every attribute and then filtering was most of a read route's CPU (bench/cpu.py)."""
+
+    def numbers(item: Mapping[str, Any]) -> tuple[str, dict[str, Decimal]]:
+        return item[key]["S"], {
+            name: Decimal(value["N"]) for name, value in item.items() if "N" in value
+        }
+
+    return _batch_get(table, keys, False, numbers)
+
+
+def _batch_get(
+    table: str,
+    keys: Sequence[Mapping[str, Any]],
+    consistent: bool,
+    decode: Callable[[Mapping[str, Any]], T],
+) -> list[T]:
     unique = list({tuple(sorted(key.items())): key for key in keys}.values())
     chunks = [
         unique[offset : offset + BATCH_GET_LIMIT]
         for offset in range(0, len(unique), BATCH_GET_LIMIT)
     ]
-    results = parallel(lambda chunk: _batch_get_chunk(table, chunk, consistent), chunks)
+    results = parallel(lambda chunk: _batch_get_chunk(table, chunk, consistent, decode), chunks)
     return [item for chunk_items in results for item in chunk_items]
 
 
-def _batch_get_chunk(table: str, keys: Sequence[Mapping[str, Any]], consistent: bool) -> list[Item]:
-    found: list[Item] = []
+def _batch_get_chunk(
+    table: str,
+    keys: Sequence[Mapping[str, Any]],
+    consistent: bool,
+    decode: Callable[[Mapping[str, Any]], T],
+) -> list[T]:
+    found: list[T] = []
     request: dict[str, Any] = {
         table: {"Keys": [serialize(key) for key in keys], "ConsistentRead": consistent}
     }
     for attempt in range(_MAX_UNPROCESSED_ROUNDS + 1):
         response = client().batch_get_item(RequestItems=request)
-        found.extend(deserialize(item) for item in response.get("Responses", {}).get(table, []))
+        found.extend(decode(item) for item in response.get("Responses", {}).get(table, []))
         request = response.get("UnprocessedKeys") or {}
         if not request:
             break
