@@ -159,7 +159,7 @@ def raw_scan(
 ) -> RawMeasurement:
     """The raw-scan design over all of the account's items (a Query per partition key)."""
     ordered = sorted(items, key=lambda item: (str(item["pk"]), str(item["sk"])))
-    return _paged(ordered, question.counting, repeats, len(events.partitions("account")))
+    return _paged(ordered, question.counting, repeats, len(events.SOURCE_SUFFIXES))
 
 
 def indexed(items: Sequence[Mapping[str, Any]], question: Question, repeats: int) -> RawMeasurement:

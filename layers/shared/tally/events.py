@@ -53,9 +53,13 @@ def partition(account: str, kind: str, event_id: str) -> str:
     return f"{account}#{shard}"
 
 
+# What each of an account's partition keys adds to the account id (see `source_suffix`).
+SOURCE_SUFFIXES = ("", *(f"#{shard}" for shard in range(EVENT_SHARDS)))
+
+
 def partitions(account: str) -> list[str]:
     """Every partition key that holds items of `account`."""
-    return [account, *(f"{account}#{shard}" for shard in range(EVENT_SHARDS))]
+    return [account + suffix for suffix in SOURCE_SUFFIXES]
 
 
 def source_suffix(pk: str) -> str:

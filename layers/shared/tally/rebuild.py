@@ -32,7 +32,7 @@ from tally.timeutil import epoch, now
 T = TypeVar("T")
 # Writes are grouped so a progress bar advances per BatchWriteItem call.
 _WRITE_GROUP = storage.BATCH_WRITE_LIMIT
-_WATERMARKS = [metrics.watermark(events.source_suffix(pk)) for pk in events.partitions("a")]
+_WATERMARKS = [metrics.watermark(suffix) for suffix in events.SOURCE_SUFFIXES]
 
 
 class Progress(Protocol):
