@@ -139,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--profile", action="store_true", help="pyinstrument the target routes")
+    parser.add_argument("--targets", action="store_true", help="measure only the two target routes")
     args = parser.parse_args(argv)
     from tally.keys import bootstrap_key
 
@@ -153,8 +154,11 @@ def main(argv: list[str] | None = None) -> int:
         ]
         harness.load(bench, items, dataset.Sequencer())
         for call in discovery.calls:
+            is_target = (call.resource, call.label) in TARGETS
+            if args.targets and not is_target:
+                continue
             if args.profile:
-                if (call.resource, call.label) in TARGETS:
+                if is_target:
                     print(f"== {call.method} {call.resource} {call.label}")
                     print(profile(bench, call, key, args.repeats))
                 continue

@@ -2,8 +2,9 @@
 
 Capacity is computed from item sizes as DynamoDB bills it (moto reports no
 real consumed capacity): an eventually consistent read costs 0.5 RCU per 4 KB
-per item for GetItem/BatchGetItem (a missing key still costs the minimum), a
-Query page sums the sizes of the items it read and rounds up per 4 KB; a write
+per item for GetItem/BatchGetItem (a missing key still costs the minimum; the
+whole item, whatever a projection leaves out), a Query page sums the sizes of
+the items it read and rounds up per 4 KB; a write
 costs 1 WCU per 1 KB of the larger of the item before and after it, 2 in a
 transaction, plus 1 WCU per 1 KB of index entry for every global secondary index
 entry it puts or removes (index keys, table keys and projected attributes, plus
@@ -309,6 +310,10 @@ class Meter:
             retried = len(unprocessed.get(table, {}).get("Keys", []))
             missing = len(request["Keys"]) - len(found) - retried
             self.usage.items_read += len(found) + missing
+            if "ProjectionExpression" in request:
+                # DynamoDB bills the whole item, whatever the projection sends back.
+                keys = [self.layouts[table].key_of(item) for item in found]
+                found = self.fetch(table, keys) if keys else []
             self.usage.rcu += sum(read_units(item_size(i), consistent=consistent) for i in found)
             self.usage.rcu += missing * read_units(0, consistent=consistent)
 

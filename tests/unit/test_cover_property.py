@@ -111,7 +111,7 @@ def test_cover_read_equals_brute_force(data: st.DataObject) -> None:
     events = events_around(data.draw, start, end)
     table = {key: counters.Counts(values) for key, values, _ in counters.recount(events).nonzero()}
 
-    def read_keys(keys: Iterable[str]) -> dict[str, counters.Counts]:
+    def read_keys(keys: Iterable[str], names: None) -> dict[str, counters.Counts]:
         return {key: counters.Counts(table.get(key, {})) for key in keys}
 
     intervals = list(calendar_intervals(start, end, unit, get_zone(zone_name)))

@@ -34,7 +34,7 @@ Lambda retries the batch: what was applied is skipped by the watermarks.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, localcontext
@@ -493,12 +493,17 @@ def replay(entry: Mapping[str, Any]) -> str:
 # --- Reading ------------------------------------------------------------------------------
 
 
-def read_keys(keys: Iterable[str]) -> dict[str, Counts]:
-    """Counter items by key (absent ones as empty Counts), fewest BatchGetItem calls."""
+def read_keys(keys: Iterable[str], names: Collection[str] | None = None) -> dict[str, Counts]:
+    """Counter items by key (absent ones as empty Counts), fewest BatchGetItem calls.
+
+    `names`: the only counters the caller reads. DynamoDB then returns just those (it
+    bills the whole item either way), so a route that needs three of an item's hundred
+    numbers neither parses nor decodes the other ninety-seven."""
     unique = sorted(set(keys))
     found = {key: Counts() for key in unique}
     table = get_settings().counters_table
-    for pk, numbers in storage.batch_get_numbers(table, [{"pk": key} for key in unique], "pk"):
+    wire_keys = [{"pk": key} for key in unique]
+    for pk, numbers in storage.batch_get_numbers(table, wire_keys, "pk", names):
         # Watermarks are strings (left out); the TTL is the one number that is not a counter.
         numbers.pop("expires_at", None)
         found[pk] = Counts(numbers)
@@ -526,10 +531,14 @@ def retained_range(start: datetime, end: datetime, horizon: int | None = None) -
 
 
 def read_ranges(
-    account: str, ranges: Sequence[tuple[datetime, datetime]], series: Series = EVENTS
+    account: str,
+    ranges: Sequence[tuple[datetime, datetime]],
+    series: Series = EVENTS,
+    names: Collection[str] | None = None,
 ) -> list[Counts]:
-    """Counts of `series` for each `[start, end)` (see `retained_range`), in one batched read."""
-    return read_ranges_and_items(account, ranges, series)[0]
+    """Counts of `series` (of `names`, see `read_keys`) for each `[start, end)` (see
+    `retained_range`), in one batched read."""
+    return read_ranges_and_items(account, ranges, series, names=names)[0]
 
 
 def read_ranges_and_items(
@@ -538,6 +547,7 @@ def read_ranges_and_items(
     series: Series = EVENTS,
     *,
     also: Iterable[str] = (),
+    names: Collection[str] | None = None,
 ) -> tuple[list[Counts], dict[str, Counts]]:
     """Counts of `series` for each `[start, end)`, and the items `also` names, all in one
     batched read.
@@ -556,7 +566,7 @@ def read_ranges_and_items(
         for start, end in ranges
     ]
     extra = list(also)
-    items = read_keys([*extra, *(key for plan in plans for _, key in plan)])
+    items = read_keys([*extra, *(key for plan in plans for _, key in plan)], names)
     results = []
     for plan in plans:
         if len(plan) == 1 and plan[0][0] > 0:
@@ -570,8 +580,14 @@ def read_ranges_and_items(
     return results, {key: items[key] for key in extra}
 
 
-def read_range(account: str, start: datetime, end: datetime, series: Series = EVENTS) -> Counts:
-    return read_ranges(account, [(start, end)], series)[0]
+def read_range(
+    account: str,
+    start: datetime,
+    end: datetime,
+    series: Series = EVENTS,
+    names: Collection[str] | None = None,
+) -> Counts:
+    return read_ranges(account, [(start, end)], series, names)[0]
 
 
 def all_time_keys(account: str) -> list[str]:
@@ -592,9 +608,10 @@ def total(parts: Iterable[Mapping[str, Any]]) -> Counts:
     return summed
 
 
-def read_all_time(account: str) -> Counts:
-    """Every counter of the events series over all time: the sum of its year items."""
-    return total(read_keys(all_time_keys(account)).values())
+def read_all_time(account: str, names: Collection[str] | None = None) -> Counts:
+    """The events series' counters (of `names`, see `read_keys`) over all time: the sum of
+    its year items."""
+    return total(read_keys(all_time_keys(account), names).values())
 
 
 def read_gauge(account: str) -> Counts:

@@ -76,11 +76,17 @@ def clear_cache() -> None:
     _known.clear()
 
 
+def registered(registry: Mapping[str, Any] | None, dimension: str) -> set[str]:
+    """The values of `dimension` in a registry item (`tally.events.billing_profile_and_registry`
+    reads it for routes that name every counter they read)."""
+    return set((registry or {}).get(dimension) or ())
+
+
 def _registry(account: str) -> dict[str, set[str]]:
     item = storage.get_item(
         get_settings().events_table, {"pk": account, "sk": DIMS_SK}, consistent=True
     )
-    return {dimension: set((item or {}).get(dimension) or ()) for dimension in CAPS}
+    return {dimension: registered(item, dimension) for dimension in CAPS}
 
 
 def _refuse(over: Mapping[str, Sequence[Use]], registered: Mapping[str, set[str]]) -> TallyError:

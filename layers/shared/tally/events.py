@@ -28,7 +28,7 @@ small write per new event and nothing per delivery receipt.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 from tally import storage
@@ -90,8 +90,13 @@ def is_event(item: Mapping[str, Any]) -> bool:
     return not str(item.get("sk", "")).startswith(RESERVED_PREFIX)
 
 
-def get_many(keys: Sequence[Mapping[str, Any]], *, consistent: bool = False) -> list[storage.Item]:
-    return storage.batch_get(get_settings().events_table, keys, consistent=consistent)
+def get_many(
+    keys: Sequence[Mapping[str, Any]],
+    *,
+    consistent: bool = False,
+    names: Collection[str] | None = None,
+) -> list[storage.Item]:
+    return storage.batch_get(get_settings().events_table, keys, consistent=consistent, names=names)
 
 
 # --- The billing profile -------------------------------------------------------------
@@ -100,6 +105,15 @@ def get_many(keys: Sequence[Mapping[str, Any]], *, consistent: bool = False) -> 
 def billing_profile(account: str) -> dict[str, Any] | None:
     """The account's current billing profile (its billing event with the latest occurred_at)."""
     return storage.get_item(get_settings().events_table, {"pk": account, "sk": PROFILE_SK})
+
+
+def billing_profile_and_registry(
+    account: str,
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The billing profile and the dimension registry (`tally.dimensions`), in one read."""
+    keys = [{"pk": account, "sk": PROFILE_SK}, {"pk": account, "sk": DIMS_SK}]
+    found = {str(item["sk"]): item for item in get_many(keys)}
+    return found.get(PROFILE_SK), found.get(DIMS_SK)
 
 
 def profile_item(account: str, billing_item: Mapping[str, Any]) -> dict[str, Any]:
@@ -147,7 +161,9 @@ def recent_activity(account: str, upper: str, limit: int) -> list[dict[str, Any]
     )[:limit]
     statuses = {
         (str(item["pk"]), str(item["sk"])): item.get("status")
-        for item in get_many([{"pk": entry["pk"], "sk": entry["sk"]} for entry in entries])
+        for item in get_many(
+            [{"pk": entry["pk"], "sk": entry["sk"]} for entry in entries], names=["status"]
+        )
     }
     activity = []
     for entry in entries:

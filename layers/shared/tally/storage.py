@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from decimal import Decimal
@@ -195,20 +195,30 @@ def get_item(table: str, key: Mapping[str, Any], *, consistent: bool = False) ->
 
 
 def batch_get(
-    table: str, keys: Sequence[Mapping[str, Any]], *, consistent: bool = False
+    table: str,
+    keys: Sequence[Mapping[str, Any]],
+    *,
+    consistent: bool = False,
+    names: Collection[str] | None = None,
 ) -> list[Item]:
-    """Items for `keys` (missing ones are absent), 100 keys per request, UnprocessedKeys retried.
+    """Items for `keys` (missing ones are absent), 100 keys per request, UnprocessedKeys retried;
+    only their attributes in `names` (and their keys), when given.
 
     Requests of more than 100 keys run concurrently (the client is thread-safe), so a
     read of a few hundred counter items costs one round trip, not several.
     """
-    return _batch_get(table, keys, consistent, deserialize)
+    key_names = sorted({name for key in keys for name in key})
+    return _batch_get(table, keys, consistent, deserialize, _projection(key_names, names))
 
 
 def batch_get_numbers(
-    table: str, keys: Sequence[Mapping[str, str]], key: str
+    table: str,
+    keys: Sequence[Mapping[str, str]],
+    key: str,
+    names: Collection[str] | None = None,
 ) -> list[tuple[str, dict[str, Decimal]]]:
-    """For each item found: its string attribute `key`, and its number attributes only.
+    """For each item found: its string attribute `key`, and its number attributes only
+    (of those in `names`, when given: DynamoDB then sends only those).
 
     What counter reads need, decoded in one pass straight from the wire format: decoding
     every attribute and then filtering was most of a read route's CPU (bench/cpu.py)."""
@@ -218,7 +228,21 @@ def batch_get_numbers(
             name: Decimal(value["N"]) for name, value in item.items() if "N" in value
         }
 
-    return _batch_get(table, keys, False, numbers)
+    return _batch_get(table, keys, False, numbers, _projection([key], names))
+
+
+def _projection(keys: Sequence[str], names: Collection[str] | None) -> dict[str, Any]:
+    """A read's ProjectionExpression: the key attributes and `names` (nothing: whole items).
+
+    DynamoDB bills the whole item either way; what a projection saves is sending,
+    parsing and decoding the attributes a caller does not look at."""
+    if names is None:
+        return {}
+    wanted = [*keys, *sorted(set(names) - set(keys))]
+    return {
+        "ProjectionExpression": ", ".join(f"#{index}" for index in range(len(wanted))),
+        "ExpressionAttributeNames": {f"#{index}": name for index, name in enumerate(wanted)},
+    }
 
 
 def _batch_get(
@@ -226,13 +250,16 @@ def _batch_get(
     keys: Sequence[Mapping[str, Any]],
     consistent: bool,
     decode: Callable[[Mapping[str, Any]], T],
+    projection: Mapping[str, Any],
 ) -> list[T]:
     unique = list({tuple(sorted(key.items())): key for key in keys}.values())
     chunks = [
         unique[offset : offset + BATCH_GET_LIMIT]
         for offset in range(0, len(unique), BATCH_GET_LIMIT)
     ]
-    results = parallel(lambda chunk: _batch_get_chunk(table, chunk, consistent, decode), chunks)
+    results = parallel(
+        lambda chunk: _batch_get_chunk(table, chunk, consistent, decode, projection), chunks
+    )
     return [item for chunk_items in results for item in chunk_items]
 
 
@@ -241,10 +268,15 @@ def _batch_get_chunk(
     keys: Sequence[Mapping[str, Any]],
     consistent: bool,
     decode: Callable[[Mapping[str, Any]], T],
+    projection: Mapping[str, Any],
 ) -> list[T]:
     found: list[T] = []
     request: dict[str, Any] = {
-        table: {"Keys": [serialize(key) for key in keys], "ConsistentRead": consistent}
+        table: {
+            "Keys": [serialize(key) for key in keys],
+            "ConsistentRead": consistent,
+            **projection,
+        }
     }
     for attempt in range(_MAX_UNPROCESSED_ROUNDS + 1):
         response = client().batch_get_item(RequestItems=request)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 
-from tally import counters, events, metrics, timeutil
+from tally import counters, dimensions, events, metrics, timeutil
 from tally.config import get_settings
 from tally.counters import Counts
 from tally.errors import bad_request
@@ -32,6 +32,17 @@ from tally.timeutil import (
 
 RECENT_ACTIVITY_LIMIT = 10
 _UTC = get_zone("UTC")
+# The counters the dashboard reports, besides one per operator the account registered:
+# a counter read names them, and DynamoDB sends only those.
+_COUNTERS = (
+    *shared.message_names(),
+    metrics.OTP_TOTAL,
+    metrics.otp("verified"),
+    metrics.MARKETING_MESSAGES,
+    metrics.CAMPAIGNS_TOTAL,
+    metrics.CREDITS_USED,
+    metrics.CREDITS_ADDED,
+)
 
 
 class Scope(Enum):
@@ -194,8 +205,11 @@ def has_activity(counts: Counts) -> bool:
     )
 
 
-def _read(account: str, scope: Scope, now: datetime) -> tuple[Window, list[Counts], Counts, Counts]:
-    """The window, its buckets' counts, the previous window's and the all-time counts.
+def _read(
+    account: str, scope: Scope, now: datetime, names: list[str]
+) -> tuple[Window, list[Counts], Counts, Counts]:
+    """The window, its buckets' counts, the previous window's and the all-time counts
+    (of `names`).
 
     A fixed scope reads everything in one batched read. `all` first reads the year items
     (the all-time counts, which also tell the account's first active year), then the
@@ -204,14 +218,14 @@ def _read(account: str, scope: Scope, now: datetime) -> tuple[Window, list[Count
     if scope is not Scope.ALL:
         span = window(scope, now)
         ranges = [*span.buckets, *([span.previous] if span.previous else [])]
-        read, by_year = counters.read_ranges_and_items(account, ranges, also=years)
+        read, by_year = counters.read_ranges_and_items(account, ranges, also=years, names=names)
         previous = read[len(span.buckets)] if span.previous else Counts()
         return span, read[: len(span.buckets)], previous, counters.total(by_year.values())
-    by_year = counters.read_keys(years)
+    by_year = counters.read_keys(years, names)
     active = [key for key in years if has_activity(by_year[key])]
     first = datetime.fromtimestamp(int(active[0].rsplit("#", 1)[1]), UTC) if active else None
     span = window(scope, now, first)
-    per_bucket = counters.read_ranges(account, span.buckets)
+    per_bucket = counters.read_ranges(account, span.buckets, names=names)
     lead = next((n for n, counts in enumerate(per_bucket) if has_activity(counts)), None)
     skip = len(per_bucket) - 1 if lead is None else lead
     trimmed = Window(scope, span.unit, span.buckets[skip:], None)
@@ -220,7 +234,10 @@ def _read(account: str, scope: Scope, now: datetime) -> tuple[Window, list[Count
 
 def dashboard(account: str, scope: Scope, now: datetime | None = None) -> DashboardResponse:
     now = now or timeutil.now()
-    span, per_bucket, previous, all_time = _read(account, scope, now)
+    profile, registry = events.billing_profile_and_registry(account)
+    operator_names = dimensions.registered(registry, "operator")
+    names = [*_COUNTERS, *(metrics.operator(name) for name in sorted(operator_names))]
+    span, per_bucket, previous, all_time = _read(account, scope, now, names)
     scoped = counters.total(per_bucket)
     scoped_messages = shared.messages(scoped)
     labels = [start.strftime(_LABELS[span.unit]) for start, _ in span.buckets]
@@ -250,7 +267,7 @@ def dashboard(account: str, scope: Scope, now: datetime | None = None) -> Dashbo
             scoped.count(metrics.otp("verified")), scoped.count(metrics.OTP_TOTAL)
         ),
         # The all-time counts are already read; billing derives the same number from them.
-        credit_balance=shared.credit_balance(all_time, events.billing_profile(account)),
+        credit_balance=shared.credit_balance(all_time, profile),
         charts=charts,
         recent_activity=recent_activity(account, now),
     )

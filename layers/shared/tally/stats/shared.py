@@ -27,6 +27,11 @@ def _message_names(channels: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     }
 
 
+def message_names(channels: Iterable[str] = metrics.CHANNELS) -> tuple[str, ...]:
+    """The counters `messages` sums (for reads that name the counters they need)."""
+    return tuple(name for names in _message_names(tuple(channels)).values() for name in names)
+
+
 def messages(counts: Counts, channels: Iterable[str] = metrics.CHANNELS) -> dict[str, int]:
     """total/sent/delivered/failed of outbound, non-test messages over `channels`."""
     return {
