@@ -16,12 +16,14 @@ import argparse
 import contextlib
 import io
 import statistics
+import sys
 import threading
 import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -140,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--profile", action="store_true", help="pyinstrument the target routes")
     parser.add_argument("--targets", action="store_true", help="measure only the two target routes")
+    parser.add_argument("--output", type=Path, help="also write the table here (Markdown)")
     args = parser.parse_args(argv)
     from tally.keys import bootstrap_key
 
@@ -153,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             *dataset.busy_items(0, args.events, clock, stamp, step),
         ]
         harness.load(bench, items, dataset.Sequencer())
+        measured: list[CpuMeasurement] = []
         for call in discovery.calls:
             is_target = (call.resource, call.label) in TARGETS
             if args.targets and not is_target:
@@ -163,11 +167,39 @@ def main(argv: list[str] | None = None) -> int:
                     print(profile(bench, call, key, args.repeats))
                 continue
             found = measure(bench, call, key, args.repeats)
+            measured.append(found)
             print(
                 f"{found.median_ms:7.2f} ms  p95 {found.p95_ms:7.2f}  misses {found.misses}  "
                 f"{call.method} {call.resource} {call.label}"
             )
+    if args.output and measured:
+        args.output.write_text(report(measured, args, argv))
     return 0
+
+
+def report(measured: list[CpuMeasurement], args: argparse.Namespace, argv: list[str] | None) -> str:
+    """The measurements as Markdown, with the command and the dataset that produced them."""
+    spread = f"spread evenly over {args.over_days:g} days" if args.over_days else "1,000 a minute"
+    lines = [
+        "# Layer CPU per read call",
+        "",
+        f"`python -m bench.cpu {' '.join(argv if argv is not None else sys.argv[1:])}`, "
+        f"{date.today().isoformat()}: {args.events:,} busy-account events {spread}, every "
+        f"read route and scope called {args.repeats} times warm with DynamoDB answered from "
+        f"memory (see the module docstring). Target: the two routes marked, at most "
+        f"{TARGET_MS:g} ms median.",
+        "",
+        "| route | scope | median ms | p95 ms |",
+        "|---|---|---|---|",
+    ]
+    for found in measured:
+        call = found.call
+        mark = " (target)" if (call.resource, call.label) in TARGETS else ""
+        lines.append(
+            f"| `{call.method} {call.resource}` | {call.label}{mark} "
+            f"| {found.median_ms:.2f} | {found.p95_ms:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

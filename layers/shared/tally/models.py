@@ -138,9 +138,13 @@ class CampaignEvent(_Event):
     completed_at: EventTime | None = None
 
 
+# The dialog types the chat seed knows (each counted under `metrics.dialog(type)`).
+DIALOG_TYPES = range(1, 5)
+
+
 class DialogEvent(_Event):
     kind: Literal["dialog"]
-    type: Annotated[int, Field(ge=1, le=4)]
+    type: Annotated[int, Field(ge=DIALOG_TYPES[0], le=DIALOG_TYPES[-1])]
 
 
 class ContactEvent(_Event):

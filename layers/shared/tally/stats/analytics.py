@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
@@ -20,7 +20,7 @@ from tally.counters import Counts
 from tally.errors import bad_request
 from tally.models import FUTURE_SLACK, ApiModel
 from tally.stats import campaigns
-from tally.stats.shared import messages, percent
+from tally.stats.shared import message_names, messages, percent
 from tally.timeutil import (
     EARLIEST,
     Unit,
@@ -240,10 +240,27 @@ def parse_limit(text: str | None) -> int:
     return limit
 
 
+# The counters each question reads (DynamoDB sends only those of each item).
+_CAMPAIGN_NAMES = (
+    metrics.CAMPAIGNS_TOTAL,
+    *(metrics.campaign(status) for status in CAMPAIGN_STATUSES),
+)
+_SEND_TIME_NAMES = tuple(
+    name(slot, state)
+    for name, slots in ((metrics.send_hour, range(24)), (metrics.send_weekday, range(7)))
+    for slot in slots
+    for state in metrics.SEND_TIME_STATES
+)
+
+
 def _read(
-    account: str, dates: DateRange, ranges: Sequence[tuple[datetime, datetime]]
+    account: str,
+    dates: DateRange,
+    ranges: Sequence[tuple[datetime, datetime]],
+    names: Collection[str],
 ) -> list[Counts]:
-    return counters.read_ranges(account, [dates.clamp(start, end) for start, end in ranges])
+    clamped = [dates.clamp(start, end) for start, end in ranges]
+    return counters.read_ranges(account, clamped, names=names)
 
 
 def _campaign_counts(counts: Counts, statuses: Iterable[str]) -> dict[str, int]:
@@ -254,7 +271,9 @@ def _campaign_counts(counts: Counts, statuses: Iterable[str]) -> dict[str, int]:
 
 def overview(account: str, start_date: str | None, end_date: str | None) -> dict[str, Any]:
     dates = date_range(start_date, end_date)
-    (counts,) = _read(account, dates, [(dates.start, dates.end)])
+    (counts,) = _read(
+        account, dates, [(dates.start, dates.end)], [*message_names(), *_CAMPAIGN_NAMES]
+    )
     gauge = counters.read_gauge(account)
     totals = messages(counts)
     return {
@@ -277,8 +296,9 @@ def trends(
     metric = parse_choice("metric", metric_text, METRICS)
     dates = date_range(start_date, end_date, max_days=MAX_TREND_DAYS)
     days = list(calendar_intervals(dates.start, dates.end, Unit.DAY, get_zone("UTC")))
+    names = message_names() if metric == "messages" else _CAMPAIGN_NAMES
     entries = []
-    for (day_start, _), counts in zip(days, _read(account, dates, days), strict=True):
+    for (day_start, _), counts in zip(days, _read(account, dates, days, names), strict=True):
         values = (
             messages(counts)
             if metric == "messages"
@@ -356,7 +376,7 @@ def best_send_times(account: str, start_date: str | None, end_date: str | None) 
     dates = date_range(
         start_date, end_date, default_days=BEST_SEND_TIMES_DAYS, max_days=MAX_SEND_TIME_DAYS
     )
-    (counts,) = _read(account, dates, [(dates.start, dates.end)])
+    (counts,) = _read(account, dates, [(dates.start, dates.end)], _SEND_TIME_NAMES)
     return {
         "byHour": _send_time_entries("hour", counts, range(24), metrics.send_hour),
         "byDayOfWeek": _send_time_entries("dayOfWeek", counts, range(7), metrics.send_weekday),

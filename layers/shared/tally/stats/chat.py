@@ -21,7 +21,7 @@ from pydantic import BeforeValidator, ConfigDict, Field
 from tally import counters, metrics, payload
 from tally.counters import Counts
 from tally.errors import FieldError, TallyError, bad_request
-from tally.models import ApiModel
+from tally.models import DIALOG_TYPES, ApiModel
 from tally.stats.channel import Interval, bounded_intervals
 from tally.timeutil import EARLIEST, Unit, epoch, now
 
@@ -33,7 +33,16 @@ MAX_FORM_FIELDS = 64
 CHAT_MESSAGES = metrics.message("chat", "total")
 _UTC = ZoneInfo("UTC")
 
-Measure = Callable[[Counts], int]
+
+@dataclass(frozen=True)
+class Measure:
+    """What a chat statistic counts in an interval's counts, and the counters it reads."""
+
+    names: tuple[str, ...]
+    count: Callable[[Counts], int]
+
+    def __call__(self, counts: Counts) -> int:
+        return self.count(counts)
 
 
 def _integer(value: Any) -> int:
@@ -130,22 +139,22 @@ def window(query: ChatStatsQuery) -> Interval:
     return datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC)
 
 
-def chat_messages(counts: Counts) -> int:
-    """Chat messages counted by every API: outbound, non-test, whatever their status."""
-    return counts.count(CHAT_MESSAGES)
+# Chat messages counted by every API: outbound, non-test, whatever their status.
+chat_messages = Measure((CHAT_MESSAGES,), lambda counts: counts.count(CHAT_MESSAGES))
 
 
 def dialogs(types: Collection[int] | None) -> Measure:
     """Dialogs created, of the given types (all types when None; unknown types count 0)."""
-    if types is None:
-        return lambda counts: sum(counts.with_prefix(metrics.DIALOG_PREFIX).values())
-    names = sorted({metrics.dialog(dialog_type) for dialog_type in types})
-    return lambda counts: sum(counts.count(name) for name in names)
+    chosen = DIALOG_TYPES if types is None else types
+    names = tuple(sorted({metrics.dialog(dialog_type) for dialog_type in chosen}))
+    return Measure(names, lambda counts: sum(counts.count(name) for name in names))
 
 
 def total(account: str, query: ChatStatsQuery, measure: Measure) -> dict[str, int]:
     start, end = window(query)
-    return {"total": measure(counters.read_range(account, start, end)) if start < end else 0}
+    if start >= end:
+        return {"total": 0}
+    return {"total": measure(counters.read_range(account, start, end, names=measure.names))}
 
 
 def per_day(account: str, query: ChatStatsQuery, measure: Measure) -> dict[str, int]:
@@ -154,7 +163,9 @@ def per_day(account: str, query: ChatStatsQuery, measure: Measure) -> dict[str, 
     months = bounded_intervals(start, end, Unit.MONTH, _UTC, "start_date")
     pending = [
         (month, count)
-        for month, counts in zip(months, counters.read_ranges(account, months), strict=True)
+        for month, counts in zip(
+            months, counters.read_ranges(account, months, names=measure.names), strict=True
+        )
         if (count := measure(counts))
     ]
     wanted = query.offset + query.limit
@@ -171,7 +182,8 @@ def per_day(account: str, query: ChatStatsQuery, measure: Measure) -> dict[str, 
             days.extend(month_days)
             room += min(count, len(month_days))
             months_taken += 1
-        for (day_start, _), counts in zip(days, counters.read_ranges(account, days), strict=True):
+        read = counters.read_ranges(account, days, names=measure.names)
+        for (day_start, _), counts in zip(days, read, strict=True):
             if count := measure(counts):
                 found.append((day_start.date().isoformat(), count))
         batch *= 2
