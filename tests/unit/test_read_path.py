@@ -146,7 +146,7 @@ def test_numbers_are_read_straight_from_the_wire_and_nothing_else(monkeypatch) -
     }
     wire = {name: TypeSerializer().serialize(value) for name, value in stored.items()}
     monkeypatch.setattr(storage, "client", lambda: _OneBatch([wire]))
-    [(key, numbers)] = storage.batch_get_numbers("T", [{"pk": "acme#d#1780531200"}], "pk")
+    [(key, numbers)] = storage.batch_get_numbers("T", "pk", ["acme#d#1780531200"])
     assert key == "acme#d#1780531200"
     assert numbers == {
         "msg:sms:sent": Decimal("12"),

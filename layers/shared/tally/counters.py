@@ -499,11 +499,9 @@ def read_keys(keys: Iterable[str], names: Collection[str] | None = None) -> dict
     `names`: the only counters the caller reads. DynamoDB then returns just those (it
     bills the whole item either way), so a route that needs three of an item's hundred
     numbers neither parses nor decodes the other ninety-seven."""
-    unique = sorted(set(keys))
-    found = {key: Counts() for key in unique}
+    found = {key: Counts() for key in keys}
     table = get_settings().counters_table
-    wire_keys = [{"pk": key} for key in unique]
-    for pk, numbers in storage.batch_get_numbers(table, wire_keys, "pk", names):
+    for pk, numbers in storage.batch_get_numbers(table, "pk", found, names):
         # Watermarks are strings (left out); the TTL is the one number that is not a counter.
         numbers.pop("expires_at", None)
         found[pk] = Counts(numbers)

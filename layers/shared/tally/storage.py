@@ -207,18 +207,21 @@ def batch_get(
     Requests of more than 100 keys run concurrently (the client is thread-safe), so a
     read of a few hundred counter items costs one round trip, not several.
     """
-    key_names = sorted({name for key in keys for name in key})
-    return _batch_get(table, keys, consistent, deserialize, _projection(key_names, names))
+    unique = list({tuple(sorted(key.items())): key for key in keys}.values())
+    key_names = sorted({name for key in unique for name in key})
+    wire_keys = [serialize(key) for key in unique]
+    return _batch_get(table, wire_keys, consistent, deserialize, _projection(key_names, names))
 
 
 def batch_get_numbers(
     table: str,
-    keys: Sequence[Mapping[str, str]],
     key: str,
+    values: Iterable[str],
     names: Collection[str] | None = None,
 ) -> list[tuple[str, dict[str, Decimal]]]:
-    """For each item found: its string attribute `key`, and its number attributes only
-    (of those in `names`, when given: DynamoDB then sends only those).
+    """The items whose string hash key `key` is one of `values`: for each found, its key
+    and its number attributes only (of those in `names`, when given: DynamoDB then sends
+    only those).
 
     What counter reads need, decoded in one pass straight from the wire format: decoding
     every attribute and then filtering was most of a read route's CPU (bench/cpu.py)."""
@@ -228,7 +231,8 @@ def batch_get_numbers(
             name: Decimal(value["N"]) for name, value in item.items() if "N" in value
         }
 
-    return _batch_get(table, keys, False, numbers, _projection([key], names))
+    wire_keys = [{key: {"S": value}} for value in dict.fromkeys(values)]
+    return _batch_get(table, wire_keys, False, numbers, _projection([key], names))
 
 
 def _projection(keys: Sequence[str], names: Collection[str] | None) -> dict[str, Any]:
@@ -247,15 +251,15 @@ def _projection(keys: Sequence[str], names: Collection[str] | None) -> dict[str,
 
 def _batch_get(
     table: str,
-    keys: Sequence[Mapping[str, Any]],
+    wire_keys: Sequence[Mapping[str, Any]],
     consistent: bool,
     decode: Callable[[Mapping[str, Any]], T],
     projection: Mapping[str, Any],
 ) -> list[T]:
-    unique = list({tuple(sorted(key.items())): key for key in keys}.values())
+    """`wire_keys`: distinct keys, in DynamoDB JSON."""
     chunks = [
-        unique[offset : offset + BATCH_GET_LIMIT]
-        for offset in range(0, len(unique), BATCH_GET_LIMIT)
+        wire_keys[offset : offset + BATCH_GET_LIMIT]
+        for offset in range(0, len(wire_keys), BATCH_GET_LIMIT)
     ]
     results = parallel(
         lambda chunk: _batch_get_chunk(table, chunk, consistent, decode, projection), chunks
@@ -265,7 +269,7 @@ def _batch_get(
 
 def _batch_get_chunk(
     table: str,
-    keys: Sequence[Mapping[str, Any]],
+    wire_keys: Sequence[Mapping[str, Any]],
     consistent: bool,
     decode: Callable[[Mapping[str, Any]], T],
     projection: Mapping[str, Any],
@@ -273,7 +277,7 @@ def _batch_get_chunk(
     found: list[T] = []
     request: dict[str, Any] = {
         table: {
-            "Keys": [serialize(key) for key in keys],
+            "Keys": list(wire_keys),
             "ConsistentRead": consistent,
             **projection,
         }

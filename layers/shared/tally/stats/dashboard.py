@@ -199,7 +199,7 @@ def operators(counts: Counts) -> list[OperatorTotal]:
 def has_activity(counts: Counts) -> bool:
     """Whether `counts` hold a counted message, an OTP session or a campaign."""
     return bool(
-        shared.messages(counts)["total"]
+        shared.message_count(counts)
         or counts.count(metrics.OTP_TOTAL)
         or counts.count(metrics.CAMPAIGNS_TOTAL)
     )
@@ -245,7 +245,7 @@ def dashboard(account: str, scope: Scope, now: datetime | None = None) -> Dashbo
         scope=scope.value,
         labels=labels,
         messages=_series(
-            span.buckets, labels, [shared.messages(counts)["total"] for counts in per_bucket]
+            span.buckets, labels, [shared.message_count(counts) for counts in per_bucket]
         ),
         otps=_series(span.buckets, labels, [c.count(metrics.OTP_TOTAL) for c in per_bucket]),
         campaigns=_series(
@@ -256,10 +256,10 @@ def dashboard(account: str, scope: Scope, now: datetime | None = None) -> Dashbo
     increase = (
         0.0
         if span.previous is None
-        else increase_percent(scoped_messages["total"], shared.messages(previous)["total"])
+        else increase_percent(scoped_messages["total"], shared.message_count(previous))
     )
     data = DashboardStats(
-        total_messages=shared.messages(all_time)["total"],
+        total_messages=shared.message_count(all_time),
         scoped_messages=scoped_messages["total"],
         scoped_increase_percent=increase,
         success_rate_percent=shared.percent(scoped_messages["sent"], scoped_messages["total"]),

@@ -32,6 +32,11 @@ def message_names(channels: Iterable[str] = metrics.CHANNELS) -> tuple[str, ...]
     return tuple(name for names in _message_names(tuple(channels)).values() for name in names)
 
 
+def message_count(counts: Counts, state: str = "total") -> int:
+    """One state of `messages` over every channel (without summing the other three)."""
+    return sum(counts.count(name) for name in _message_names(metrics.CHANNELS)[state])
+
+
 def messages(counts: Counts, channels: Iterable[str] = metrics.CHANNELS) -> dict[str, int]:
     """total/sent/delivered/failed of outbound, non-test messages over `channels`."""
     return {
