@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 from pydantic import BeforeValidator, ConfigDict, Field
 
 from tally import counters, metrics, payload
+from tally.apimodel import ApiModel
 from tally.counters import Counts
 from tally.errors import FieldError, TallyError, bad_request
-from tally.models import ApiModel
 from tally.stats.channel import Interval, bounded_intervals
 from tally.timeutil import EARLIEST, Unit, epoch, now
 
