@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 
 class ApiModel(BaseModel):
-    """Validators are built on first use, not at import, which keeps handler cold
-    starts within budget."""
+    """Validators are built on first use, not at import: a handler's cold start builds
+    none of the models it does not use."""
 
     model_config = ConfigDict(defer_build=True)
