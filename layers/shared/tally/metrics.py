@@ -13,6 +13,9 @@ MESSAGE_STATES = ("total", "sent", "delivered", "failed")
 # The message states best-send-times reports per UTC hour of day and day of week.
 SEND_TIME_STATES = ("total", "delivered")
 
+# The dialog types the chat seed knows, each counted under `dialog(type)`.
+DIALOG_TYPES = range(1, 5)
+
 MARKETING_MESSAGES = "msg:marketing"
 CREDITS_USED = "credits:used"
 # Only on year items: credits are only ever read as an all-time balance.

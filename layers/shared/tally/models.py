@@ -8,14 +8,16 @@ digits, and no event item nears DynamoDB's 400 KB item limit.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
+from pydantic import BeforeValidator, ConfigDict, Field, TypeAdapter
 
-from tally.timeutil import EARLIEST, now, parse_instant
+from tally import metrics
+from tally.apimodel import ApiModel
+from tally.timeutil import EARLIEST, FUTURE_SLACK, now, parse_instant
 
 Channel = Literal["sms", "mms", "whatsapp", "chat"]
 MessageStatus = Literal["queued", "sent", "delivered", "failed"]
@@ -60,9 +62,6 @@ def _decimal(value: Any) -> Decimal:
     return number if number else Decimal(0)
 
 
-FUTURE_SLACK = timedelta(days=1)
-
-
 def _event_time(value: Any) -> datetime:
     """An instant of an event: an ISO 8601 date-time with `Z` or an offset, from 2000
     on (bounds every "since the beginning" read) and not more than a day ahead of the
@@ -86,13 +85,6 @@ def _event_time(value: Any) -> datetime:
 EventTime = Annotated[datetime, BeforeValidator(_event_time)]
 Amount = Annotated[Decimal, BeforeValidator(_decimal)]
 Credits = Annotated[int, Field(ge=0, le=MAX_CREDITS)]
-
-
-class ApiModel(BaseModel):
-    """Base of every request and response model: validators are built on first use,
-    not at import, which keeps handler cold starts within budget."""
-
-    model_config = ConfigDict(defer_build=True)
 
 
 class _Strict(ApiModel):
@@ -138,13 +130,9 @@ class CampaignEvent(_Event):
     completed_at: EventTime | None = None
 
 
-# The dialog types the chat seed knows (each counted under `metrics.dialog(type)`).
-DIALOG_TYPES = range(1, 5)
-
-
 class DialogEvent(_Event):
     kind: Literal["dialog"]
-    type: Annotated[int, Field(ge=DIALOG_TYPES[0], le=DIALOG_TYPES[-1])]
+    type: Annotated[int, Field(ge=metrics.DIALOG_TYPES[0], le=metrics.DIALOG_TYPES[-1])]
 
 
 class ContactEvent(_Event):

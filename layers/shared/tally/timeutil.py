@@ -29,6 +29,8 @@ DAY = 86400
 MINUTE_RETENTION_SECONDS = 35 * DAY
 # No event is older: every "since the beginning" read starts here.
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+# No event is later than this ahead of the clock (a client with a wrong clock or unit).
+FUTURE_SLACK = timedelta(days=1)
 
 
 class Resolution(Enum):

@@ -16,13 +16,14 @@ from fractions import Fraction
 from typing import Any
 
 from tally import counters, metrics, payload
+from tally.apimodel import ApiModel
 from tally.counters import Counts
 from tally.errors import bad_request
-from tally.models import FUTURE_SLACK, ApiModel
 from tally.stats import campaigns
 from tally.stats.shared import message_names, messages, percent
 from tally.timeutil import (
     EARLIEST,
+    FUTURE_SLACK,
     Unit,
     calendar_intervals,
     format_millis,

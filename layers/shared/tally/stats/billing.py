@@ -9,7 +9,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from tally import counters, events
-from tally.models import ApiModel, CreditProduct, PortalUrls, Subscription
+from tally.apimodel import ApiModel
+from tally.models import CreditProduct, PortalUrls, Subscription
 from tally.stats.shared import account_credit_balance, credit_balance
 
 

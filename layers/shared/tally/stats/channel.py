@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo
 from pydantic import ConfigDict, Field
 
 from tally import counters, events, metrics, payload
+from tally.apimodel import ApiModel
 from tally.counters import Counts
 from tally.errors import FieldError, TallyError, bad_request
-from tally.models import ApiModel
 from tally.stats import shared
 from tally.timeutil import (
     Unit,

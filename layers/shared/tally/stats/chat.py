@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 from pydantic import BeforeValidator, ConfigDict, Field
 
 from tally import counters, metrics, payload
+from tally.apimodel import ApiModel
 from tally.counters import Counts
 from tally.errors import FieldError, TallyError, bad_request
-from tally.models import DIALOG_TYPES, ApiModel
 from tally.stats.channel import Interval, bounded_intervals
 from tally.timeutil import EARLIEST, Unit, epoch, now
 
@@ -145,7 +145,7 @@ chat_messages = Measure((CHAT_MESSAGES,), lambda counts: counts.count(CHAT_MESSA
 
 def dialogs(types: Collection[int] | None) -> Measure:
     """Dialogs created, of the given types (all types when None; unknown types count 0)."""
-    chosen = DIALOG_TYPES if types is None else types
+    chosen = metrics.DIALOG_TYPES if types is None else types
     names = tuple(sorted({metrics.dialog(dialog_type) for dialog_type in chosen}))
     return Measure(names, lambda counts: sum(counts.count(name) for name in names))
 

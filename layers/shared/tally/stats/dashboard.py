@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 from enum import Enum
 
 from tally import counters, dimensions, events, metrics, timeutil
+from tally.apimodel import ApiModel
 from tally.config import get_settings
 from tally.counters import Counts
 from tally.errors import bad_request
-from tally.models import ApiModel
 from tally.stats import shared
 from tally.timeutil import (
     Unit,

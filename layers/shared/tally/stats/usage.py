@@ -15,9 +15,9 @@ from typing import Any
 from pydantic import Field
 
 from tally import counters, metrics, payload, timeutil
+from tally.apimodel import ApiModel
 from tally.contributions import USAGE
 from tally.errors import FieldError, TallyError
-from tally.models import ApiModel
 from tally.timeutil import Unit, get_zone, local_floor
 
 # The seed's twelve counters, always present and in this order.
