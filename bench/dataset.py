@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from tally import events, ingest, models, storage
+from tally import dimensions, events, ingest, models, storage
 from tally.timeutil import format_instant, now
 
 BUSY = "busy"
@@ -132,6 +132,32 @@ def to_item(account: str, event: dict[str, Any], stamp: str) -> Item:
     """The item ingest stores for a first-seen event (revision 1, as `ingest._write` sets)."""
     item = ingest.new_item(account, models.event_adapter().validate_python(event))
     return {**item, "rev": 1, "updated_at": stamp}
+
+
+# What ingest adds to an event's fields when it stores it.
+_STORED_ONLY = (
+    "pk",
+    "sk",
+    "account",
+    "event_id",
+    "rev",
+    "updated_at",
+    "activity_pk",
+    "activity_sk",
+)
+
+
+def register_dimensions(items: Sequence[Item]) -> None:
+    """Register, per account, the operators, currencies and usage names the items name, as
+    ingest does before it stores them (`tally.dimensions`): the dashboard's counter read
+    names one counter per registered operator."""
+    per_account: dict[str, list[Any]] = {}
+    for item in items:
+        fields = {name: value for name, value in item.items() if name not in _STORED_ONLY}
+        event = models.event_adapter().validate_python({"id": item["event_id"], **fields})
+        per_account.setdefault(str(item["account"]), []).append(event)
+    for account, validated in per_account.items():
+        dimensions.register(account, ingest.dimension_uses(validated))
 
 
 def profile_item(item: Item) -> Item:

@@ -206,6 +206,7 @@ def load(
 ) -> list[Batch]:
     """Store raw items as ingest would (unmetered) and feed them to the counters function as
     stream batches of the template's size, in order."""
+    dataset.register_dimensions(items)
     dataset.write_raw(bench.raw, get_settings().events_table, items)
     records = [dataset.stream_record(item, sequencer) for item in items]
     done = []
