@@ -3,14 +3,16 @@
 The largest possible update of one counter item is built from the caps: every fixed
 attribute, every operator and currency an account may register (tally.dimensions), the
 hour-of-day and day-of-week attributes, and a watermark for every partition key of the
-account. DynamoDB's limits: 4 KB per expression, 400 KB per item, 38 digits per number.
+account. DynamoDB's limits: 4 KB per expression, 400 KB per item, 38 digits per number; a read
+that names every counter an item can hold stays within the same 4 KB.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
-from tally import counters, dimensions, events, metrics
+from tally import counters, dimensions, events, metrics, storage
 
 # A counter at its largest: 38 significant digits.
 LARGEST = Decimal("9" * 38)
@@ -80,3 +82,20 @@ def test_sums_are_exact_to_38_digits_or_refused():
         except ArithmeticError:
             continue
         raise AssertionError(f"{overflowing} should not fit")
+
+
+def test_a_read_naming_every_counter_an_item_can_hold_fits_in_an_expression(monkeypatch):
+    requests: list[dict[str, Any]] = []
+
+    class Recording:
+        def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+            requests.append(RequestItems["T"])
+            return {"Responses": {"T": []}, "UnprocessedKeys": {}}
+
+    monkeypatch.setattr(storage, "client", Recording)
+    for attributes in (events_item_attributes(), usage_item_attributes()):
+        storage.batch_get_numbers("T", "pk", ["a#d#0"], attributes)
+        projection = requests[-1]["ProjectionExpression"]
+        assert len(projection.encode()) < 4096 * 0.9, len(projection)
+        named = set(requests[-1]["ExpressionAttributeNames"].values())
+        assert named == {"pk", *attributes}
