@@ -121,8 +121,11 @@ def test_parallel_inside_a_worker_runs_in_turn() -> None:
         return storage.parallel(lambda _: threading.current_thread().name, [number, number])
 
     names = storage.parallel(outer, list(range(2 * storage.WORKERS)))
-    # Each inner call ran on its outer call's own thread: no worker waited on the pool.
-    assert all(len(set(pair)) == 1 for pair in names)
+    # An outer call on a worker ran its inner calls on its own thread: no worker waited on
+    # the pool. (The first outer call runs on the calling thread, which may use the pool.)
+    on_workers = [pair for pair in names if pair[0].startswith("tally-io")]
+    assert len(on_workers) >= len(names) - 1
+    assert all(len(set(pair)) == 1 for pair in on_workers)
 
 
 class _OneBatch:

@@ -92,6 +92,8 @@ class Counts(dict[str, Decimal]):
 
     def add(self, values: Mapping[str, Any], sign: int = 1) -> None:
         """Add (sign 1) or subtract (sign -1) every counter attribute of `values`."""
+        if not values:
+            return  # most buckets of a long range hold nothing
         # Another Counts holds counters only: its filter is skipped (a read sums dozens).
         pairs = (
             values.items()

@@ -169,10 +169,15 @@ def parallel(function: Callable[[T], R], items: Sequence[T]) -> list[R]:
     a pool thread the calls run in turn: a worker waiting on the same pool could deadlock."""
     if len(items) <= 1 or getattr(_in_pool, "active", False):
         return [function(item) for item in items]
-    futures = [_executor().submit(function, item) for item in items]
-    # Every call ends before any result is read: none is cut short by another's failure.
-    wait(futures)
-    return [future.result() for future in futures]
+    # The first call runs in this thread, which would otherwise only wait: one hand-off
+    # fewer, and a thread hand-off costs more CPU than a warm counter read's own work.
+    futures = [_executor().submit(function, item) for item in items[1:]]
+    try:
+        first = function(items[0])
+    finally:
+        # Every call ends before any result is read: none is cut short by another's failure.
+        wait(futures)
+    return [first, *(future.result() for future in futures)]
 
 
 def _gave_up(operation: str, leftover: str) -> ClientError:

@@ -35,7 +35,7 @@ _UTC = get_zone("UTC")
 # The counters the dashboard reports, besides one per operator the account registered:
 # a counter read names them, and DynamoDB sends only those.
 _COUNTERS = (
-    *shared.message_names(),
+    *shared.message_names(states=("total", "sent")),
     metrics.OTP_TOTAL,
     metrics.otp("verified"),
     metrics.MARKETING_MESSAGES,
@@ -239,7 +239,7 @@ def dashboard(account: str, scope: Scope, now: datetime | None = None) -> Dashbo
     names = [*_COUNTERS, *(metrics.operator(name) for name in sorted(operator_names))]
     span, per_bucket, previous, all_time = _read(account, scope, now, names)
     scoped = counters.total(per_bucket)
-    scoped_messages = shared.messages(scoped)
+    scoped_total = shared.message_count(scoped)
     labels = [start.strftime(_LABELS[span.unit]) for start, _ in span.buckets]
     charts = Charts(
         scope=scope.value,
@@ -256,13 +256,13 @@ def dashboard(account: str, scope: Scope, now: datetime | None = None) -> Dashbo
     increase = (
         0.0
         if span.previous is None
-        else increase_percent(scoped_messages["total"], shared.message_count(previous))
+        else increase_percent(scoped_total, shared.message_count(previous))
     )
     data = DashboardStats(
         total_messages=shared.message_count(all_time),
-        scoped_messages=scoped_messages["total"],
+        scoped_messages=scoped_total,
         scoped_increase_percent=increase,
-        success_rate_percent=shared.percent(scoped_messages["sent"], scoped_messages["total"]),
+        success_rate_percent=shared.percent(shared.message_count(scoped, "sent"), scoped_total),
         otp_verification_success_rate_percent=shared.percent(
             scoped.count(metrics.otp("verified")), scoped.count(metrics.OTP_TOTAL)
         ),

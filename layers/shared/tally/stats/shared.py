@@ -27,9 +27,12 @@ def _message_names(channels: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     }
 
 
-def message_names(channels: Iterable[str] = metrics.CHANNELS) -> tuple[str, ...]:
-    """The counters `messages` sums (for reads that name the counters they need)."""
-    return tuple(name for names in _message_names(tuple(channels)).values() for name in names)
+def message_names(
+    channels: Iterable[str] = metrics.CHANNELS, states: Iterable[str] = metrics.MESSAGE_STATES
+) -> tuple[str, ...]:
+    """The counters `messages` sums for `states` (for reads that name the counters they need)."""
+    found = _message_names(tuple(channels))
+    return tuple(name for state in states for name in found[state])
 
 
 def message_count(counts: Counts, state: str = "total") -> int:
