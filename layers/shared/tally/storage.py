@@ -261,32 +261,21 @@ def _batch_get(
     decode: Callable[[Mapping[str, Any]], T],
     projection: Mapping[str, Any],
 ) -> list[T]:
-    """`wire_keys`: distinct keys, in DynamoDB JSON."""
-    chunks = [
-        wire_keys[offset : offset + BATCH_GET_LIMIT]
+    """`wire_keys`: distinct keys, in DynamoDB JSON; 100 per request, run concurrently."""
+    options = {"ConsistentRead": consistent, **projection}
+    requests = [
+        {table: {"Keys": list(wire_keys[offset : offset + BATCH_GET_LIMIT]), **options}}
         for offset in range(0, len(wire_keys), BATCH_GET_LIMIT)
     ]
-    results = parallel(
-        lambda chunk: _batch_get_chunk(table, chunk, consistent, decode, projection), chunks
-    )
+    results = parallel(lambda request: _batch_get_all(table, request, decode), requests)
     return [item for chunk_items in results for item in chunk_items]
 
 
-def _batch_get_chunk(
-    table: str,
-    wire_keys: Sequence[Mapping[str, Any]],
-    consistent: bool,
-    decode: Callable[[Mapping[str, Any]], T],
-    projection: Mapping[str, Any],
+def _batch_get_all(
+    table: str, request: dict[str, Any], decode: Callable[[Mapping[str, Any]], T]
 ) -> list[T]:
+    """One BatchGetItem request's items, its UnprocessedKeys asked again with backoff."""
     found: list[T] = []
-    request: dict[str, Any] = {
-        table: {
-            "Keys": list(wire_keys),
-            "ConsistentRead": consistent,
-            **projection,
-        }
-    }
     for attempt in range(_MAX_UNPROCESSED_ROUNDS + 1):
         response = client().batch_get_item(RequestItems=request)
         found.extend(decode(item) for item in response.get("Responses", {}).get(table, []))
