@@ -1,14 +1,15 @@
-"""The counters function's own CPU per 1,000-record stream batch, DynamoDB answered at once.
+"""The counters function's CPU per 1,000-record stream batch, DynamoDB answered at once.
 
-What bounds the records per second one stream shard drains on a 1-vCPU Lambda is
-the CPU the function spends per batch: turning records into deltas, and building,
-signing, sending and parsing each UpdateItem. On DynamoDB Local (`bench.run`) that
-CPU is measured while the engine works on the same two cores; here every request is
-answered as soon as botocore would send it, with DynamoDB's reply to a successful
-UpdateItem (an empty JSON object), so what is timed is the handler alone: the layer,
-botocore's serialization, signing and parsing, everything but the network.
+What bounds the records per second one stream shard drains is the CPU the function
+spends per batch: turning records into deltas, and building, signing, sending and
+parsing each UpdateItem. On DynamoDB Local (`bench.run`) that CPU is measured while the
+engine works on the same cores; here every request goes over HTTP to `bench.standin`,
+which answers at once with DynamoDB's reply to a successful UpdateItem, so what is timed
+is the function alone: the layer and botocore, HTTP included, in this process and in
+every worker process of `tally.fanout` (`--processes`, as a function with one vCPU per
+1,769 MB of memory runs them).
 
-    python -m bench.counters_cpu [--batches N]
+    python -m bench.counters_cpu [--batches N] [--processes 1,2,4]
 """
 
 from __future__ import annotations
@@ -16,60 +17,77 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import os
 import statistics
+import subprocess
+import sys
 import time
 import warnings
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from bench import dataset, harness
-from tally import storage
-
-
-class _Body:
-    """The raw body botocore reads a reply from."""
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self._data
-
-    def read(self, *_: Any, **__: Any) -> bytes:
-        return self._data
-
-
-def _answer_at_once(request: Any, **_: Any) -> Any:
-    from botocore.awsrequest import AWSResponse
-
-    return AWSResponse(request.url, 200, {"x-amzn-requestid": "bench"}, _Body(b"{}"))
+from tally import fanout
+from tally.config import reset_settings
+from tally_dev.engine import free_port, wait_until_answers
 
 
 @contextlib.contextmanager
 def answered_at_once() -> Iterator[None]:
-    """`tally.storage`'s client gets DynamoDB's empty success reply to every request."""
-    client = storage.client()
-    client.meta.events.register_first("before-send.dynamodb", _answer_at_once, "bench-now")
+    """The service's DynamoDB is `bench.standin`, in a process of its own."""
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "bench.standin", str(port)])  # noqa: S603 - this interpreter, a fixed command
+    saved = os.environ.get("AWS_ENDPOINT_URL")
+    os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
+    harness.reset_caches()
     try:
+        wait_until_answers(os.environ["AWS_ENDPOINT_URL"], 15, server)
         yield
     finally:
-        client.meta.events.unregister("before-send.dynamodb", unique_id="bench-now")
+        fanout.stop()
+        server.kill()
+        server.wait()
+        if saved is None:
+            os.environ.pop("AWS_ENDPOINT_URL", None)
+        else:
+            os.environ["AWS_ENDPOINT_URL"] = saved
+        harness.reset_caches()
 
 
-def batch_cpu(batches: Sequence[list[dict[str, Any]]]) -> list[float]:
-    """Process CPU seconds of the counters handler per batch (Lambda-format records)."""
-    spent = []
-    with (
-        answered_at_once(),
-        contextlib.redirect_stdout(io.StringIO()),
-        warnings.catch_warnings(),
-    ):
+def _worker_cpu() -> dict[int, float]:
+    """CPU seconds so far of each live worker process (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    spent = {}
+    for worker in fanout._workers:
+        with open(f"/proc/{worker.pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        spent[worker.pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return spent
+
+
+@dataclass
+class BatchCost:
+    wall: float
+    total_cpu: float
+    busiest_cpu: float  # the process that spent most: what bounds the batch at one vCPU each
+
+
+def batch_costs(batches: Sequence[list[dict[str, Any]]]) -> list[BatchCost]:
+    """Wall time and CPU of the counters handler per batch (Lambda-format records)."""
+    costs = []
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.filterwarnings("ignore", "No application metrics to publish")
         for records in batches:
-            started = time.process_time()
+            workers_before = _worker_cpu()
+            started, cpu_started = time.perf_counter(), time.process_time()
             harness.invoke("counters", {"Records": records})
-            spent.append(time.process_time() - started)
-    return spent
+            wall, own = time.perf_counter() - started, time.process_time() - cpu_started
+            shares = [own] + [
+                spent - workers_before.get(pid, 0.0) for pid, spent in _worker_cpu().items()
+            ]
+            costs.append(BatchCost(wall, sum(shares), max(shares)))
+    return costs
 
 
 def workloads(batches: int) -> list[tuple[str, list[dataset.Item]]]:
@@ -85,16 +103,33 @@ def workloads(batches: int) -> list[tuple[str, list[dataset.Item]]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.counters_cpu", description=__doc__)
     parser.add_argument("--batches", type=int, default=3, help="1,000-record batches per workload")
+    parser.add_argument("--processes", default="1", help="process counts to compare, e.g. 1,2,4")
     args = parser.parse_args(argv)
-    print("| workload | CPU ms per 1,000-record batch | records/s per shard at 1 vCPU |")
-    print("|---|---|---|")
-    # The bench's settings; no request leaves the process, so no engine runs.
-    with harness.environment():
+    print(
+        "| workload | processes | CPU ms per batch, all processes | busiest process CPU ms "
+        "| records/s per shard, a vCPU per process | wall ms on this machine |"
+    )
+    print("|---|---|---|---|---|---|")
+    with harness.environment(), answered_at_once():
         for name, items in workloads(args.batches):
             sequencer = dataset.Sequencer()
             records = [dataset.stream_record(item, sequencer) for item in items]
-            cpu = statistics.median(batch_cpu(list(dataset.batches(records))))
-            print(f"| {name} | {cpu * 1000:,.0f} | {dataset.BATCH / cpu:,.0f} |", flush=True)
+            batches = list(dataset.batches(records))
+            for processes in (int(count) for count in args.processes.split(",")):
+                os.environ["TALLY_COUNTER_PROCESSES"] = str(processes)
+                reset_settings()
+                # A warm function: the workers are started and have imported the layer.
+                batch_costs(batches[:1])
+                costs = batch_costs(batches)
+                busiest = statistics.median(cost.busiest_cpu for cost in costs)
+                print(
+                    f"| {name} | {processes} "
+                    f"| {statistics.median(cost.total_cpu for cost in costs) * 1000:,.0f} "
+                    f"| {busiest * 1000:,.0f} | {dataset.BATCH / busiest:,.0f} "
+                    f"| {statistics.median(cost.wall for cost in costs) * 1000:,.0f} |",
+                    flush=True,
+                )
+        os.environ.pop("TALLY_COUNTER_PROCESSES", None)
     return 0
 
 

@@ -41,7 +41,7 @@ ENVIRONMENT = {
 _CLEARED = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE")
 
 
-def _reset_caches() -> None:
+def reset_caches() -> None:
     storage.reset_client()
     reset_settings()
     auth.clear_cache()
@@ -55,7 +55,7 @@ def environment() -> Iterator[None]:
     for name in _CLEARED:
         os.environ.pop(name, None)
     os.environ.update(ENVIRONMENT)
-    _reset_caches()
+    reset_caches()
     try:
         yield
     finally:
@@ -64,7 +64,7 @@ def environment() -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        _reset_caches()
+        reset_caches()
 
 
 @dataclass
@@ -165,7 +165,7 @@ def backend(engine: str = "moto") -> Iterator[Backend]:
             return
         local = DynamoDBLocalEngine()
         os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = local.endpoint_url
-        _reset_caches()
+        reset_caches()
         try:
             yield _metered()
         finally:

@@ -16,7 +16,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tally import auth, dimensions, storage
+from tally import auth, dimensions, fanout, storage
 from tally.config import reset_settings
 from tally.keys import bootstrap_key
 from tally_dev import engine, motofix, template
@@ -39,6 +39,8 @@ TEST_ENV = {
 
 
 def _reset() -> None:
+    # Workers keep the environment they started with (endpoint, table names).
+    fanout.stop()
     storage.reset_client()
     reset_settings()
     auth.clear_cache()
@@ -82,11 +84,23 @@ def dynamodb_local() -> Iterator[str | None]:
 
 
 @contextmanager
-def engine_tables(patch: pytest.MonkeyPatch, dynamodb_local: str | None) -> Iterator[None]:
+def engine_tables(
+    patch: pytest.MonkeyPatch, dynamodb_local: str | None, *, served: bool = False
+) -> Iterator[None]:
     """Every table of template.yaml (keys, GSIs, stream, TTL) on the test engine, with the
-    test environment in `patch`: moto in process, or fresh tables on DynamoDB Local."""
+    test environment in `patch`: moto in process, or fresh tables on DynamoDB Local.
+    `served`: moto answers over HTTP (its server, in a thread), so that other processes
+    reach the same tables."""
     _test_env(patch)
     tables = template.load().tables
+    if dynamodb_local is None and served:
+        server = engine.MotoEngine()
+        try:
+            with engine_tables(patch, server.endpoint_url):
+                yield
+        finally:
+            server.stop()
+        return
     if dynamodb_local is None:
         # The service reads and writes from thread pools; moto's backend is not thread-safe.
         motofix.apply()
@@ -118,6 +132,13 @@ def engine_tables(patch: pytest.MonkeyPatch, dynamodb_local: str | None) -> Iter
 def aws(dynamodb_local: str | None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Every table of template.yaml on the test engine, fresh for each test."""
     with engine_tables(monkeypatch, dynamodb_local):
+        yield
+
+
+@pytest.fixture
+def served_aws(dynamodb_local: str | None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Like `aws`, on an engine other processes reach too (moto's server on moto)."""
+    with engine_tables(monkeypatch, dynamodb_local, served=True):
         yield
 
 

@@ -63,6 +63,30 @@ def test_an_empty_variable_counts_as_unset() -> None:
 
 
 @pytest.mark.parametrize(
+    ("environment", "processes"),
+    [
+        ({}, 1),  # outside Lambda the tables may be this process's memory (moto)
+        ({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512"}, 1),
+        ({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1769"}, 1),
+        ({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "3538"}, 2),
+        ({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "5307"}, 3),
+        ({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "10240"}, 6),
+        ({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "10240", "TALLY_COUNTER_PROCESSES": "2"}, 2),
+        ({"TALLY_COUNTER_PROCESSES": "4"}, 4),
+    ],
+)
+def test_the_counters_function_runs_a_process_per_vcpu_of_its_memory(
+    environment: dict[str, str], processes: int
+) -> None:
+    assert load_settings(environment).processes == processes
+
+
+def test_the_template_default_memory_gives_the_counters_function_three_processes() -> None:
+    memory = PARAMETERS["CountersMemorySize"]["Default"]
+    assert load_settings({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory)}).processes == 3
+
+
+@pytest.mark.parametrize(
     ("variable", "value", "reason"),
     [
         ("TALLY_OPERATOR_PREFIXES", '{"+2135": "ooredoo"', "Expecting ',' delimiter"),
@@ -73,6 +97,8 @@ def test_an_empty_variable_counts_as_unset() -> None:
         ("TALLY_KEY_CACHE_SECONDS", "soon", "valid number"),
         ("TALLY_KEY_CACHE_SECONDS", "-1", "greater than or equal to 0"),
         ("TALLY_EVENTS_TABLE", "no spaces", "should match pattern"),
+        ("TALLY_COUNTER_PROCESSES", "0", "greater than or equal to 1"),
+        ("TALLY_COUNTER_PROCESSES", "7", "less than or equal to 6"),
     ],
 )
 def test_a_malformed_value_names_the_variable_and_the_reason(

@@ -56,6 +56,11 @@ class Settings(BaseModel):
     key_cache_size: int = Field(1024, ge=1, alias="TALLY_KEY_CACHE_SIZE")
     # Browser origins allowed to read responses (CORS); empty: none.
     cors_origins: tuple[Origin, ...] = Field((), alias="TALLY_CORS_ORIGINS")
+    # Processes the counters function spreads a large batch over (tally.fanout). Unset: one
+    # per vCPU Lambda gives the function's memory, and one outside Lambda, where the tables
+    # may live in this process's memory (moto).
+    counter_processes: int | None = Field(None, ge=1, le=6, alias="TALLY_COUNTER_PROCESSES")
+    lambda_memory_mb: int | None = Field(None, ge=128, alias="AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
 
     @field_validator("operator_prefixes", mode="before")
     @classmethod
@@ -68,6 +73,15 @@ class Settings(BaseModel):
         if isinstance(value, str):
             return tuple(origin.strip() for origin in value.split(","))
         return value
+
+    @property
+    def processes(self) -> int:
+        if self.counter_processes is not None:
+            return self.counter_processes
+        if self.lambda_memory_mb is None:
+            return 1
+        # "At 1,769 MB, a function has the equivalent of one vCPU" (Lambda developer guide).
+        return max(1, min(6, round(self.lambda_memory_mb / 1769)))
 
     @property
     def default_operators(self) -> list[str]:

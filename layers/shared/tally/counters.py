@@ -42,7 +42,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 
-from tally import metrics, quarantine, storage
+from tally import fanout, metrics, quarantine, storage
 from tally.config import get_settings
 from tally.contributions import (
     EVENTS,
@@ -73,6 +73,9 @@ log = logging.getLogger(__name__)
 # A refused conditional update is retried on the item it returned; more than a few rounds
 # means another writer of the same source, which ParallelizationFactor 1 rules out.
 _ITEM_ATTEMPTS = 4
+# Below this many counter items per process, a worker's share costs more to ship than to
+# write here (one busy account's batch: ~40 items).
+_ITEMS_PER_PROCESS = 250
 _POSITION_DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # Stream sequence numbers have at most 40 decimal digits; 62**23 > 10**40.
 POSITION_WIDTH = 23
@@ -435,6 +438,16 @@ def apply_batch(changes: Sequence[StreamChange]) -> ApplyResult:
         return result
     first, last = position(changes[0].sequence_number), position(changes[-1].sequence_number)
     work, result.records_quarantined = _pieces(changes)
+    # Items are independent: spread over processes (CPU) and, in each, threads (latency).
+    processes = max(1, min(get_settings().processes, len(work) // _ITEMS_PER_PROCESS))
+    shares = [(work[index::processes], first, last) for index in range(processes)]
+    for share_result in fanout.run(_apply_share, shares):
+        result.merge(share_result)
+    return result
+
+
+def _apply_share(work: Sequence[ItemWork], first: str, last: str) -> ApplyResult:
+    result = ApplyResult()
     for item_result in storage.parallel(lambda item: _apply_item(item, first, last), work):
         result.merge(item_result)
     return result
