@@ -100,36 +100,73 @@ def workloads(batches: int) -> list[tuple[str, list[dataset.Item]]]:
     ]
 
 
+@dataclass(frozen=True)
+class ProcessRun:
+    """Medians over a workload's batches, with `processes` processes."""
+
+    workload: str
+    processes: int
+    total_cpu: float
+    busiest_cpu: float
+    wall: float
+
+    @property
+    def records_per_second(self) -> float:
+        """One shard's drain rate with a vCPU per process: the busiest process bounds it."""
+        return dataset.BATCH / self.busiest_cpu
+
+
+def measure(batches: int, process_counts: Sequence[int]) -> list[ProcessRun]:
+    runs = []
+    with harness.environment(), answered_at_once():
+        try:
+            for name, items in workloads(batches):
+                sequencer = dataset.Sequencer()
+                records = [dataset.stream_record(item, sequencer) for item in items]
+                split = list(dataset.batches(records))
+                for processes in process_counts:
+                    os.environ["TALLY_COUNTER_PROCESSES"] = str(processes)
+                    reset_settings()
+                    # A warm function: the workers are started and have imported the layer.
+                    batch_costs(split[:1])
+                    costs = batch_costs(split)
+                    runs.append(
+                        ProcessRun(
+                            name,
+                            processes,
+                            statistics.median(cost.total_cpu for cost in costs),
+                            statistics.median(cost.busiest_cpu for cost in costs),
+                            statistics.median(cost.wall for cost in costs),
+                        )
+                    )
+        finally:
+            os.environ.pop("TALLY_COUNTER_PROCESSES", None)
+            reset_settings()
+    return runs
+
+
+def table(runs: Sequence[ProcessRun]) -> list[str]:
+    lines = [
+        "| workload | processes | CPU ms per batch, all processes | busiest process CPU ms "
+        "| records/s per shard, a vCPU per process | wall ms on this machine |",
+        "|---|---|---|---|---|---|",
+    ]
+    for run in runs:
+        lines.append(
+            f"| {run.workload} | {run.processes} | {run.total_cpu * 1000:,.0f} "
+            f"| {run.busiest_cpu * 1000:,.0f} | {run.records_per_second:,.0f} "
+            f"| {run.wall * 1000:,.0f} |"
+        )
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.counters_cpu", description=__doc__)
     parser.add_argument("--batches", type=int, default=3, help="1,000-record batches per workload")
-    parser.add_argument("--processes", default="1", help="process counts to compare, e.g. 1,2,4")
+    parser.add_argument("--processes", default="1", help="process counts to compare, e.g. 1,2,3")
     args = parser.parse_args(argv)
-    print(
-        "| workload | processes | CPU ms per batch, all processes | busiest process CPU ms "
-        "| records/s per shard, a vCPU per process | wall ms on this machine |"
-    )
-    print("|---|---|---|---|---|---|")
-    with harness.environment(), answered_at_once():
-        for name, items in workloads(args.batches):
-            sequencer = dataset.Sequencer()
-            records = [dataset.stream_record(item, sequencer) for item in items]
-            batches = list(dataset.batches(records))
-            for processes in (int(count) for count in args.processes.split(",")):
-                os.environ["TALLY_COUNTER_PROCESSES"] = str(processes)
-                reset_settings()
-                # A warm function: the workers are started and have imported the layer.
-                batch_costs(batches[:1])
-                costs = batch_costs(batches)
-                busiest = statistics.median(cost.busiest_cpu for cost in costs)
-                print(
-                    f"| {name} | {processes} "
-                    f"| {statistics.median(cost.total_cpu for cost in costs) * 1000:,.0f} "
-                    f"| {busiest * 1000:,.0f} | {dataset.BATCH / busiest:,.0f} "
-                    f"| {statistics.median(cost.wall for cost in costs) * 1000:,.0f} |",
-                    flush=True,
-                )
-        os.environ.pop("TALLY_COUNTER_PROCESSES", None)
+    counts = [int(count) for count in args.processes.split(",")]
+    print("\n".join(table(measure(args.batches, counts))))
     return 0
 
 

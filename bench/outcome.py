@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bench import coldstart, cpu, dataset, designs, endpoints, harness, ingest_cost, raw
+from bench import (
+    coldstart,
+    counters_cpu,
+    cpu,
+    dataset,
+    designs,
+    endpoints,
+    harness,
+    ingest_cost,
+    raw,
+)
 
 Route = tuple[str, str]
 
@@ -61,3 +71,4 @@ class Results:
     notes: list[str] = field(default_factory=list)
     imports: coldstart.ImportTimes | None = None
     layer: coldstart.LayerSize | None = None
+    processes: list[counters_cpu.ProcessRun] = field(default_factory=list)

@@ -6,9 +6,11 @@ import statistics
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from bench import costs, cpu, ingest_cost, raw
+from bench import costs, counters_cpu, cpu, ingest_cost, raw
 from bench.designs import DesignCost
 from tally import storage
+from tally.config import load_settings
+from tally_dev import template
 
 if TYPE_CHECKING:
     from bench.outcome import Results, SizeResult, Workload
@@ -109,6 +111,34 @@ def timing_section(workloads: Sequence[Workload], engine: str, out: list[str]) -
             f"{SHARD_RECORDS_PER_SECOND:,} records/s: DynamoDB Streams keeps one shard per "
             "table partition, and a partition takes at most 1,000 WCU/s, one record per "
             "write of an item under 1 KB."]  # fmt: skip
+
+
+def processes_section(runs: Sequence[counters_cpu.ProcessRun], out: list[str]) -> list[str]:
+    """The counters function over worker processes, DynamoDB answered at once."""
+    memory = template.load().raw["Parameters"]["CountersMemorySize"]["Default"]
+    default = load_settings({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory)}).processes
+    out += [
+        "",
+        "### Over processes (`python -m bench.counters_cpu`), DynamoDB answered at once",
+        "",
+    ]
+    out += counters_cpu.table(runs)
+    out += ["", "Every request goes over HTTP to `bench.standin`, which answers at once: the CPU "
+            "is the function's own, in this process and in each worker (tally.fanout). With a "
+            "vCPU per process (Lambda: one per 1,769 MB), the busiest process bounds a batch. "
+            f"The template's default CountersMemorySize, {memory:,} MB, runs {default} "
+            "processes. This machine has 2 cores, shared with the stand-in: with more processes "
+            "than cores, each process's CPU time grows with the contention."]  # fmt: skip
+    return [
+        _verdict(
+            run.records_per_second >= SHARD_RECORDS_PER_SECOND,
+            f"counters function, {run.workload}: {run.records_per_second:,.0f} records/s per "
+            f"shard at the template's {default} vCPUs (a shard carries "
+            f"{SHARD_RECORDS_PER_SECOND:,})",
+        )
+        for run in runs
+        if run.processes == default
+    ]
 
 
 # --- Ingest ------------------------------------------------------------------------------
@@ -305,6 +335,8 @@ def render(results: Results) -> str:
     verdicts = counters_section(results.workloads, out)
     out += ["", "## Counters function time per batch", ""]
     timing_section(results.workloads, results.engine, out)
+    if results.processes:
+        verdicts += processes_section(results.processes, out)
     if results.executed is not None:
         run = results.executed
         busy = results.workloads[0]

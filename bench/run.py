@@ -19,7 +19,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import coldstart, cpu, dataset, designs, endpoints, harness, ingest_cost, raw, report
+from bench import (
+    coldstart,
+    counters_cpu,
+    cpu,
+    dataset,
+    designs,
+    endpoints,
+    harness,
+    ingest_cost,
+    raw,
+    report,
+)
 from bench.outcome import Results, Route, SizeResult, Workload
 
 RESULTS = Path(__file__).resolve().parent / "results.md"
@@ -37,6 +48,9 @@ class Options:
     workload_batches: int = 2
     solo_batches: int = 2
     zipf_batches: int = 3
+    # The counters function over 1, 2 and 3 processes (bench.counters_cpu; 0: left out).
+    process_batches: int = 2
+    process_counts: tuple[int, ...] = (1, 2, 3)
     engine: str = "dynamodb-local"
     ingest_events: int = 1000
     naive_events: int = 1000  # executed per-event design (moto: ~3 ms per UpdateItem)
@@ -131,6 +145,9 @@ def run(options: Options) -> Results:
                 )
             )
         results.workloads.insert(0, busy)
+    if options.process_batches:
+        results.processes = counters_cpu.measure(options.process_batches, options.process_counts)
+        print("counters function measured over processes", file=log)
     if options.cold_start:
         results.imports = coldstart.import_times(options.cold_runs)
         print("import times measured", file=log)

@@ -22,6 +22,7 @@ def test_reads_constant_and_writes_merged() -> None:
         workload_batches=0,
         solo_batches=0,
         zipf_batches=0,
+        process_batches=0,
         engine="moto",
         ingest_events=100,
         naive_events=0,

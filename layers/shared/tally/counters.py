@@ -22,7 +22,8 @@ batch is a contiguous run of one shard, a shard's batches are processed one at
 a time (ParallelizationFactor 1), one partition key's records are in one shard
 at a time and a parent shard is processed before its children. It needs no
 marker items and no transactions: each item costs one plain UpdateItem, and the
-items of a batch are written concurrently.
+items of a batch are written concurrently (threads, and worker processes on a function
+with more than one vCPU: `tally.fanout`).
 
 A record that DynamoDB refuses for one item (ValidationException: a number out
 of range, an item over 400 KB) is set aside for that item into the quarantine
