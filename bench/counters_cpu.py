@@ -59,10 +59,10 @@ def _worker_cpu() -> dict[int, float]:
     """CPU seconds so far of each live worker process (Linux /proc)."""
     ticks = os.sysconf("SC_CLK_TCK")
     spent = {}
-    for worker in fanout._workers:
-        with open(f"/proc/{worker.pid}/stat") as stat:
+    for pid in fanout.worker_pids():
+        with open(f"/proc/{pid}/stat") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
-        spent[worker.pid] = (int(fields[11]) + int(fields[12])) / ticks
+        spent[pid] = (int(fields[11]) + int(fields[12])) / ticks
     return spent
 
 

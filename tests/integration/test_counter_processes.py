@@ -41,7 +41,7 @@ def test_a_batch_over_three_processes_counts_exactly(spread, monkeypatch):
     assert result["items_written"] == len(expected)
     # This process wrote a third; the workers wrote the rest.
     assert 0 < updates_of(faulty) < len(expected) // 2
-    assert len(fanout._workers) == 2
+    assert len(fanout.worker_pids()) == 2
     assert counter_items() == expected
 
 

@@ -93,7 +93,7 @@ def test_a_worker_that_dies_fails_the_run_and_is_replaced():
 def test_a_worker_killed_between_runs_is_replaced():
     before = fanout.run(where, [(0,), (1,)])[1][1]
     os.kill(before, signal.SIGKILL)
-    (worker,) = fanout._workers
+    (worker,) = fanout._pool.workers
     worker.wait()
     value, pid = fanout.run(where, [(0,), (1,)])[1]
     assert value == 1
@@ -104,8 +104,19 @@ def test_a_workers_prints_do_not_corrupt_its_outcome():
     assert fanout.run(chatty, [(1,), (2,), (3,)]) == [2, 4, 6]
 
 
-def test_an_outcome_nobody_waits_for_any_more_is_passed_over():
-    # A job sent and never waited for: the invocation that sent it timed out.
-    (worker,) = fanout._started(1)
-    assert fanout._send(worker, (-1, where, (99,))) is None
-    assert fanout.run(where, [(0,), (7,)])[1][0] == 7
+def test_a_run_cut_short_leaves_no_busy_worker_to_the_next(monkeypatch):
+    """An invocation that timed out never ended its run; its workers may still be busy
+    with its jobs, so the next run starts fresh ones."""
+    before = fanout.run(where, [(0,), (1,)])[1][1]
+    monkeypatch.setattr(fanout._pool, "running", True)
+    value, pid = fanout.run(where, [(0,), (7,)])[1]
+    assert value == 7
+    assert pid != before
+    assert fanout._pool.running is False
+
+
+def test_without_an_interpreter_to_start_every_share_runs_here(monkeypatch):
+    monkeypatch.setattr("sys.executable", "/nonexistent/python")
+    assert fanout.run(where, [(0,), (1,)]) == [(0, os.getpid()), (1, os.getpid())]
+    with pytest.raises(LookupError, match="here too"):
+        fanout.run(fail_in_worker, [(-1, "here too"), (os.getpid(), "")])

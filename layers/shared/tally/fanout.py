@@ -9,27 +9,35 @@ Workers are fresh interpreters (`python -m tally.fanout`), started on first use 
 by the warm execution environment, not `multiprocessing`: Lambda has no /dev/shm (Pool
 and Queue need it), its spawn start method re-imports the parent's main script (Lambda's
 runtime bootstrap), and fork would copy a process whose I/O threads may hold locks.
-A job is a pickle of (number, function, arguments) on the worker's stdin, its outcome a
-pickle of (number, succeeded, value) on the worker's stdout; everything else the worker
-prints goes to stderr (the function's log). The number lets the parent pass over the
-outcome of a job it stopped waiting for (an invocation that timed out while the warm
-environment, and its workers, lived on).
+A job is a pickle of (function, arguments) on the worker's stdin, its outcome a pickle of
+(succeeded, value) on the worker's stdout; everything else the worker prints goes to stderr
+(the function's log).
 """
 
 from __future__ import annotations
 
-import itertools
+import logging
 import os
 import pickle
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import IO, Any, TypeVar, cast
 
 R = TypeVar("R")
+log = logging.getLogger(__name__)
 
-_workers: list[subprocess.Popen[bytes]] = []
-_job_numbers = itertools.count()
+
+@dataclass
+class _Pool:
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    # Set while a run waits for its shares; still set when a run begins if the last one
+    # never ended (its invocation timed out), whose workers may still be busy with its jobs.
+    running: bool = False
+
+
+_pool = _Pool()
 
 
 class WorkerLost(RuntimeError):
@@ -44,18 +52,38 @@ def run(function: Callable[..., R], shares: Sequence[tuple[Any, ...]]) -> list[R
     share is cut short by another's failure."""
     if not shares:
         return []
-    workers = _started(len(shares) - 1)
-    sent: list[tuple[int, WorkerLost | None]] = []
-    for worker, share in zip(workers, shares[1:], strict=True):
-        number = next(_job_numbers)
-        sent.append((number, _send(worker, (number, function, share))))
-    outcomes: list[tuple[bool, Any]] = []
+    if _pool.running:
+        stop()
+    _pool.running = True
+    outcomes = _run(function, shares)
+    _pool.running = False
+    return _results(outcomes)
+
+
+def _run(function: Callable[..., Any], shares: Sequence[tuple[Any, ...]]) -> list[tuple[bool, Any]]:
     try:
-        outcomes.append((True, function(*shares[0])))
+        workers = _started(len(shares) - 1)
+    except OSError:
+        # No worker can start here (no interpreter to run): the work is still done, here.
+        log.warning("worker processes unavailable; every share runs here", exc_info=True)
+        return [_outcome(function, share) for share in shares]
+    lost = [
+        _send(worker, (function, share)) for worker, share in zip(workers, shares[1:], strict=True)
+    ]
+    outcomes = [_outcome(function, shares[0])]
+    for worker, failed in zip(workers, lost, strict=True):
+        outcomes.append((False, failed) if failed else _receive(worker))
+    return outcomes
+
+
+def _outcome(function: Callable[..., Any], arguments: tuple[Any, ...]) -> tuple[bool, Any]:
+    try:
+        return True, function(*arguments)
     except Exception as error:
-        outcomes.append((False, error))
-    for worker, (number, lost) in zip(workers, sent, strict=True):
-        outcomes.append((False, lost) if lost else _receive(worker, number))
+        return False, error
+
+
+def _results(outcomes: list[tuple[bool, Any]]) -> list[Any]:
     for succeeded, value in outcomes:
         if not succeeded:
             raise value
@@ -64,12 +92,12 @@ def run(function: Callable[..., R], shares: Sequence[tuple[Any, ...]]) -> list[R
 
 def _started(count: int) -> list[subprocess.Popen[bytes]]:
     """`count` live workers, starting the missing ones (they boot concurrently)."""
-    _workers[:] = [worker for worker in _workers if worker.poll() is None]
+    _pool.workers[:] = [worker for worker in _pool.workers if worker.poll() is None]
     # The worker imports what the parent can: Lambda puts the layer on sys.path, not on
     # PYTHONPATH.
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
-    while len(_workers) < count:
-        _workers.append(
+    while len(_pool.workers) < count:
+        _pool.workers.append(
             subprocess.Popen(
                 [sys.executable, "-m", "tally.fanout"],
                 stdin=subprocess.PIPE,
@@ -77,7 +105,7 @@ def _started(count: int) -> list[subprocess.Popen[bytes]]:
                 env=environment,
             )
         )
-    return _workers[:count]
+    return _pool.workers[:count]
 
 
 def _send(worker: subprocess.Popen[bytes], job: tuple[Any, ...]) -> WorkerLost | None:
@@ -90,13 +118,10 @@ def _send(worker: subprocess.Popen[bytes], job: tuple[Any, ...]) -> WorkerLost |
     return None
 
 
-def _receive(worker: subprocess.Popen[bytes], number: int) -> tuple[bool, Any]:
+def _receive(worker: subprocess.Popen[bytes]) -> tuple[bool, Any]:
     try:
-        while True:
-            # The other end of the pipe is a worker this process started.
-            answered, succeeded, value = pickle.load(cast(IO[bytes], worker.stdout))  # noqa: S301
-            if answered == number:
-                return succeeded, value
+        # The other end of the pipe is a worker this process started.
+        return cast(tuple[bool, Any], pickle.load(cast(IO[bytes], worker.stdout)))  # noqa: S301
     except (OSError, EOFError, pickle.UnpicklingError) as error:
         return False, _lost(worker, error)
 
@@ -107,10 +132,15 @@ def _lost(worker: subprocess.Popen[bytes], error: BaseException) -> WorkerLost:
     return WorkerLost(f"worker process {worker.pid} ended (exit {worker.returncode}): {error!r}")
 
 
+def worker_pids() -> list[int]:
+    """Process ids of the workers started so far and still running."""
+    return [worker.pid for worker in _pool.workers if worker.poll() is None]
+
+
 def stop() -> None:
     """End every worker (they end on their own when this process does)."""
-    while _workers:
-        worker = _workers.pop()
+    while _pool.workers:
+        worker = _pool.workers.pop()
         worker.kill()
         worker.wait()
 
@@ -123,17 +153,14 @@ def _serve() -> None:
     jobs = sys.stdin.buffer
     while True:
         try:
-            number, function, arguments = pickle.load(jobs)  # noqa: S301 - from the parent
+            function, arguments = pickle.load(jobs)  # noqa: S301 - from the parent
         except EOFError:
             return
+        succeeded, value = _outcome(function, arguments)
         try:
-            outcome: tuple[int, bool, Any] = (number, True, function(*arguments))
-        except Exception as error:
-            outcome = (number, False, error)
-        try:
-            message = pickle.dumps(outcome, pickle.HIGHEST_PROTOCOL)
+            message = pickle.dumps((succeeded, value), pickle.HIGHEST_PROTOCOL)
         except Exception as error:  # an exception that cannot be pickled: keep its text
-            message = pickle.dumps((number, False, RuntimeError(f"{outcome[2]!r} ({error})")))
+            message = pickle.dumps((False, RuntimeError(f"{value!r} ({error})")))
         outcomes.write(message)
         outcomes.flush()
 
