@@ -4,12 +4,13 @@ instead of parsed."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tally.timeutil import (
+    _LONGEST,
     Unit,
     calendar_intervals,
     format_instant,
@@ -24,22 +25,12 @@ instants = st.datetimes(
 )
 
 
-# About one unit of each, so that a drawn range spans up to ~40 buckets.
-_ABOUT = {
-    Unit.HOUR: timedelta(hours=1),
-    Unit.DAY: timedelta(days=1),
-    Unit.WEEK: timedelta(weeks=1),
-    Unit.MONTH: timedelta(days=30),
-    Unit.YEAR: timedelta(days=365),
-}
-
-
 @settings(max_examples=300, deadline=None)
 @given(start=instants, units=st.floats(0, 40), unit=st.sampled_from(list(Unit)))
 def test_utc_intervals_match_the_floor_per_bucket(
     start: datetime, units: float, unit: Unit
 ) -> None:
-    end = start + _ABOUT[unit] * units
+    end = start + _LONGEST[unit] * units  # up to ~40 buckets
     stepped = list(calendar_intervals(start, end, unit, get_zone("UTC")))
     # Etc/UTC is the same zone under another name: it takes the general path.
     assert stepped == list(calendar_intervals(start, end, unit, get_zone("Etc/UTC")))
