@@ -185,6 +185,18 @@ def format_millis(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
 
 
+_INSTANT_LENGTH = len("2000-01-01T00:00:00.000000Z")
+
+
+def millis_of_instant(stored: str) -> str:
+    """`format_millis(parse_instant(stored))`: a stored `format_instant` string (fixed width,
+    UTC) is cut to its milliseconds without parsing, as `isoformat` truncates; any other
+    form is parsed."""
+    if len(stored) == _INSTANT_LENGTH and stored[19] == "." and stored[-1] == "Z":
+        return stored[:23] + "Z"
+    return format_millis(parse_instant(stored))
+
+
 def get_zone(name: str) -> ZoneInfo:
     """The IANA zone `name`; ValueError for an unknown one."""
     try:
@@ -393,12 +405,22 @@ def local_floor(moment: datetime, unit: Unit, zone: ZoneInfo) -> datetime:
     return _local_floor(moment, unit, zone)
 
 
+# In UTC an hour, a day and a week have one length: the next boundary is one step on, not
+# a local floor computed per bucket (most of a daily UTC series' window).
+_UTC_STEPS = {
+    Unit.HOUR: timedelta(hours=1),
+    Unit.DAY: timedelta(days=1),
+    Unit.WEEK: timedelta(days=7),
+}
+
+
 def calendar_intervals(
     start: datetime, end: datetime, unit: Unit, zone: ZoneInfo
 ) -> Iterator[tuple[datetime, datetime]]:
     """Local calendar intervals meeting `[start, end)`, clipped to it, chronological (UTC)."""
     boundary = _local_floor(start, unit, zone)
+    step = _UTC_STEPS.get(unit) if zone.key == "UTC" else None
     while boundary < end:
-        following = _local_next(boundary, unit, zone)
+        following = boundary + step if step else _local_next(boundary, unit, zone)
         yield max(boundary, start), min(following, end)
         boundary = following
