@@ -74,7 +74,13 @@ class Replay:
 def replaying(real: Any) -> Iterator[Replay]:
     """`tally.storage` talks to a Replay in front of `real` while inside."""
     replay = Replay(real)
-    with mock.patch.object(storage, "client", return_value=replay):
+
+    # A plain function, not a MagicMock: the mock's call recording was ~0.1 ms of a
+    # dashboard call's measured CPU, none of it Tally's.
+    def client() -> Replay:
+        return replay
+
+    with mock.patch.object(storage, "client", new=client):
         yield replay
 
 
