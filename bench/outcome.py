@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from bench import (
-    coldstart,
-    counters_cpu,
-    cpu,
-    dataset,
-    designs,
-    endpoints,
-    harness,
-    ingest_cost,
-    raw,
-)
+from bench import dataset, designs, harness
+
+if TYPE_CHECKING:  # annotations only
+    from bench import coldstart, counters_cpu, cpu, endpoints, ingest_cost, raw
 
 Route = tuple[str, str]
 
