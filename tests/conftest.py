@@ -85,15 +85,15 @@ def dynamodb_local() -> Iterator[str | None]:
 
 @contextmanager
 def engine_tables(
-    patch: pytest.MonkeyPatch, dynamodb_local: str | None, *, served: bool = False
+    patch: pytest.MonkeyPatch, endpoint_url: str | None, *, served: bool = False
 ) -> Iterator[None]:
     """Every table of template.yaml (keys, GSIs, stream, TTL) on the test engine, with the
-    test environment in `patch`: moto in process, or fresh tables on DynamoDB Local.
-    `served`: moto answers over HTTP (its server, in a thread), so that other processes
-    reach the same tables."""
+    test environment in `patch`: moto in process (`endpoint_url` None), or fresh tables at
+    `endpoint_url` (DynamoDB Local). `served`: moto answers over HTTP (its server, in a
+    thread), so that other processes reach the same tables."""
     _test_env(patch)
     tables = template.load().tables
-    if dynamodb_local is None and served:
+    if endpoint_url is None and served:
         server = engine.MotoEngine()
         try:
             with engine_tables(patch, server.endpoint_url):
@@ -101,7 +101,7 @@ def engine_tables(
         finally:
             server.stop()
         return
-    if dynamodb_local is None:
+    if endpoint_url is None:
         # The service reads and writes from thread pools; moto's backend is not thread-safe.
         motofix.apply()
         # Named as a deployment names them (the CLI requires names outside the local runtime).
@@ -113,7 +113,7 @@ def engine_tables(
             yield
         _reset()
         return
-    patch.setenv("AWS_ENDPOINT_URL", dynamodb_local)
+    patch.setenv("AWS_ENDPOINT_URL", endpoint_url)
     suffix = f"-{os.getpid()}-{next(_table_suffix)}"
     for logical_id, variable in TABLE_ENV.items():
         patch.setenv(variable, f"{logical_id}{suffix}")

@@ -93,17 +93,20 @@ def _results(outcomes: list[tuple[bool, Any]]) -> list[Any]:
 def _started(count: int) -> list[subprocess.Popen[bytes]]:
     """`count` live workers, starting the missing ones (they boot concurrently)."""
     _pool.workers[:] = [worker for worker in _pool.workers if worker.poll() is None]
-    # The worker imports what the parent can: Lambda puts the layer on sys.path, not on
-    # PYTHONPATH.
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
-    while len(_pool.workers) < count:
-        _pool.workers.append(
+    missing = count - len(_pool.workers)
+    if missing > 0:
+        # The worker imports what the parent can: Lambda puts the layer on sys.path, not
+        # on PYTHONPATH.
+        path = os.pathsep.join(entry for entry in sys.path if entry)
+        environment = {**os.environ, "PYTHONPATH": path}
+        _pool.workers.extend(
             subprocess.Popen(
                 [sys.executable, "-m", "tally.fanout"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 env=environment,
             )
+            for _ in range(missing)
         )
     return _pool.workers[:count]
 
