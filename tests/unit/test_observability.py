@@ -35,7 +35,12 @@ def logged(env: None) -> Iterator[Callable[[], list[dict[str, Any]]]]:
     handler = logging.StreamHandler(buffer)
     handler.setFormatter(logger.registered_formatter)
     logger.addHandler(handler)
+    # The logger is made once per process, at the level of whichever test imported it
+    # first (the benchmark's environment says WARNING).
+    level = logger.log_level
+    logger.setLevel(logging.INFO)
     yield lambda: [json.loads(line) for line in buffer.getvalue().splitlines()]
+    logger.setLevel(level)
     logger.removeHandler(handler)
 
 
