@@ -38,8 +38,11 @@ _REQUEST = {
 class Reply:
     """One scripted answer: status and JSON body, or a connection dropped mid-reply."""
 
-    def __init__(self, status: int = 200, body: Any = None, *, crc: int | None = None) -> None:
+    def __init__(
+        self, status: int = 200, body: Any = None, *, crc: int | None = None, close: bool = False
+    ) -> None:
         self.status = status
+        self.close = close
         self.data = json.dumps({} if body is None else body).encode()
         self.crc = zlib.crc32(self.data) if crc is None else crc
 
@@ -73,6 +76,7 @@ class Scripted:
                 self.send_header("Content-Length", str(len(reply.data)))
                 self.end_headers()
                 self.wfile.write(reply.data)
+                self.close_connection = reply.close
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -220,6 +224,20 @@ def test_a_damaged_or_cut_reply_is_retried(dynamodb):
     dynamodb.script = [Reply(crc=12345), DROP, Reply(body={"Attributes": {}})]
     assert direct(dynamodb.url).update_item(**_REQUEST)["Attributes"] == {}
     assert len(dynamodb.received) == 3
+
+
+def test_a_keep_alive_connection_the_server_closed_is_replaced_before_it_is_used(
+    dynamodb, monkeypatch
+):
+    retries = []
+    monkeypatch.setattr(storage, "backoff", retries.append)
+    dynamodb.script = [Reply(close=True), Reply(close=True), Reply()]
+    client = direct(dynamodb.url)
+    for _ in range(3):
+        client.update_item(**_REQUEST)
+        time.sleep(0.05)  # the server's close reaches this side
+    assert len(dynamodb.received) == 3
+    assert retries == []
 
 
 def test_a_connection_that_never_works_fails_as_a_transport_error(monkeypatch):

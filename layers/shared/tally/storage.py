@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import random
+import select
 import threading
 import time
 import zlib
@@ -294,6 +295,10 @@ class DirectUpdates:
                 host, port, timeout=_CONNECT_TIMEOUT, **self._secure
             )
             self._local.connection = connection
+        elif connection.sock is not None and _closed_by_peer(connection.sock):
+            # An idle keep-alive connection the server has closed (as urllib3 checks too):
+            # reconnect now rather than fail the request and back off.
+            connection.close()
         if connection.sock is None:
             connection.connect()
             opened: Any = connection.sock  # connected within the connect timeout; reads wait longer
@@ -363,6 +368,13 @@ def signing_host(url: str) -> str:
     if parts.port is not None and parts.port != {"http": 80, "https": 443}.get(parts.scheme):
         host = f"{host}:{parts.port}"
     return host
+
+
+def _closed_by_peer(sock: Any) -> bool:
+    """An idle connection is readable only when the peer closed it (or broke the protocol)."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 @cache
