@@ -173,10 +173,11 @@ def test_throttling_and_server_errors_are_retried_until_an_answer(dynamodb):
         Reply(400, {"__type": _TYPE + "ProvisionedThroughputExceededException"}),
         Reply(500, {"__type": "com.amazon.coral.service#InternalFailure"}),
         Reply(503, {"__type": _TYPE + "ServiceUnavailable"}),
+        Reply(400, {"__type": _TYPE + "RequestTimeoutException"}),
         Reply(),
     ]
     direct(dynamodb.url).update_item(**_REQUEST)
-    assert len(dynamodb.received) == 4
+    assert len(dynamodb.received) == 5
     assert len({body for _, body in dynamodb.received}) == 1
 
 

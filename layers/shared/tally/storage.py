@@ -50,6 +50,16 @@ THROTTLING_CODES = frozenset(
         "ServiceUnavailable",
     }
 )
+# What botocore's standard retry mode retries (botocore/retries/standard.py), for DynamoDB:
+# DirectUpdates, which sends without botocore, retries the same.
+_RETRIED_STATUSES = frozenset({500, 502, 503, 504})
+_RETRIED_CODES = THROTTLING_CODES | {
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "PriorRequestNotComplete",
+    "TransactionInProgressException",
+    "LimitExceededException",
+}
 # DynamoDB refuses the request as such (a number out of range, an item over 400 KB, an
 # expression over 4 KB): retrying the same request can never succeed.
 VALIDATION_CODE = "ValidationException"
@@ -178,8 +188,9 @@ class DirectUpdates:
     `before-parameter-build` and `after-call` (request recorders, the benchmark's meter)
     and `before-send`, whose answer replaces the network (moto, stubs). Errors are
     botocore's `ClientError`, with the error body's fields (`Item` on a failed
-    condition), and retries follow standard mode's rules: throttling, 5xx, a dropped
-    connection or a damaged reply are retried with backoff, `_MAX_ATTEMPTS` times in all.
+    condition), and retries follow standard mode's rules: throttling and transient
+    errors, a dropped connection or a damaged reply are retried with backoff,
+    `_MAX_ATTEMPTS` times in all.
     """
 
     _TARGET = "DynamoDB_20120810."
@@ -246,9 +257,8 @@ class DirectUpdates:
             if status == 200:
                 parsed["ResponseMetadata"] = _metadata(status, headers)
                 break
-            if (status >= 500 or _error_code(parsed) in THROTTLING_CODES) and (
-                attempt + 1 < _MAX_ATTEMPTS
-            ):
+            retried = status in _RETRIED_STATUSES or _error_code(parsed) in _RETRIED_CODES
+            if retried and attempt + 1 < _MAX_ATTEMPTS:
                 backoff(attempt)
                 continue
             parsed = _error_response(status, headers, parsed)
