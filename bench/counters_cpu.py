@@ -5,9 +5,10 @@ spends per batch: turning records into deltas, and building, signing, sending an
 parsing each UpdateItem. On DynamoDB Local (`bench.run`) that CPU is measured while the
 engine works on the same cores; here every request goes over HTTP to `bench.standin`,
 which answers at once with DynamoDB's reply to a successful UpdateItem, so what is timed
-is the function alone: the layer and botocore, HTTP included, in this process and in
-every worker process of `tally.fanout` (`--processes`, as a function with one vCPU per
-1,769 MB of memory runs them).
+is the function alone: the layer and its DynamoDB client (UpdateItem on
+`storage.DirectUpdates`), HTTP included, in this process and in every worker process
+of `tally.fanout` (`--processes`, as a function with one vCPU per 1,769 MB of memory
+runs them).
 
     python -m bench.counters_cpu [--batches N] [--processes 1,2,4]
 """

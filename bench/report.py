@@ -105,7 +105,7 @@ def timing_section(workloads: Sequence[Workload], engine: str, out: list[str]) -
                    f"wall ms per batch ({engine})", f"records/s per shard ({engine})",
                    "function CPU ms per batch", "records/s per shard at 1 vCPU"], rows)  # fmt: skip
     out += ["", f"Wall time is the counters handler's, on {engine} in this machine; CPU is the "
-            "function's own (this process: the layer and botocore; DynamoDB Local runs in "
+            "function's own (this process: the layer and its DynamoDB client; DynamoDB Local runs in "
             "another process), which bounds one shard's throughput on a 1-vCPU Lambda "
             "whatever DynamoDB's latency. A stream shard carries at most "
             f"{SHARD_RECORDS_PER_SECOND:,} records/s: DynamoDB Streams keeps one shard per "

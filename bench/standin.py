@@ -2,8 +2,8 @@
 
 `{}` is DynamoDB's reply to an UpdateItem that wrote (no ReturnValues asked). Pointed at
 by AWS_ENDPOINT_URL, it lets `bench.counters_cpu` time the counters function's own work,
-botocore's HTTP included, in every process the function uses (tally.fanout's workers are
-other processes, which an in-process stub of botocore would not reach).
+HTTP included, in every process the function uses (tally.fanout's workers are other
+processes, which an in-process stub of the client would not reach).
 
     python -m bench.standin PORT
 """

@@ -178,11 +178,12 @@ class DirectUpdates:
 
     Why not botocore for the counters' writes: a batch of small accounts is thousands of
     UpdateItems, and the CPU of each bounds the records per second a stream shard drains.
-    botocore spent ~750 us of CPU per UpdateItem over HTTP (events, endpoint rules,
-    request objects, SigV4 over email-style headers, http.client parsing), this path
-    ~150 us: the JSON body is the request as built here, signed with SigV4 (checked
-    against botocore's signer by the tests) and sent with http.client on a keep-alive
-    connection per thread (urllib3's pool, botocore's transport, cost ~90 us more).
+    botocore spent ~700 us of CPU per UpdateItem over HTTP on one thread (events,
+    endpoint rules, request objects, SigV4 over email-style headers, urllib3), this path
+    ~200 us (~350 and ~1,000 on 32 threads): the JSON body is the request as built here,
+    signed with SigV4 (checked against botocore's signer by the tests) and sent with
+    http.client on a keep-alive connection per thread (urllib3's pool, botocore's
+    transport, cost ~50 us more).
 
     Everything else goes to botocore. The client's events that tools rely on still fire:
     `before-parameter-build` and `after-call` (request recorders, the benchmark's meter)
