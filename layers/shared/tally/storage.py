@@ -71,8 +71,9 @@ def client() -> Any:
     """The process-wide DynamoDB client (standard retry mode with backoff on throttling),
     whose UpdateItems take `DirectUpdates`' shorter path.
 
-    botocore is imported here, on first use, not at module import: it is most of a
-    handler's import time, and the cold-start budget is 1.3x `import boto3`.
+    botocore's client machinery (all of it but its exceptions) is imported here, on first
+    use, not at module import: it is most of a handler's import time, and the cold-start
+    budget is 1.3x `import boto3`.
     """
     import urllib.request
 
