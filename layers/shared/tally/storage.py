@@ -24,7 +24,12 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 # BotoCoreError is re-exported: tally.http maps the SDK's failures without importing the SDK.
-from botocore.exceptions import BotoCoreError, ClientError  # noqa: F401
+from botocore.exceptions import (  # noqa: F401
+    BotoCoreError,
+    ClientError,
+    HTTPClientError,
+    NoCredentialsError,
+)
 
 Item = dict[str, Any]
 T = TypeVar("T")
@@ -207,6 +212,7 @@ class DirectUpdates:
 
         self._sdk = sdk
         self._prepared = AWSPreparedRequest
+        self._protocol_error = http.client.HTTPException
         self._credentials = credentials
         self._events = sdk.meta.events
         self._region = sdk.meta.region_name
@@ -247,12 +253,10 @@ class DirectUpdates:
                 if checksum is not None and zlib.crc32(data) != int(checksum):
                     raise ValueError("the reply does not match its x-amz-crc32")
                 parsed = json.loads(data) if data else {}
-            except (OSError, ValueError, _transport_errors()) as error:
+            except (OSError, ValueError, self._protocol_error) as error:
                 # Dropped connections, timeouts, a reply cut short or damaged: as botocore
                 # does, retry (a counter update is conditional, so a repeat is harmless).
                 if attempt + 1 == _MAX_ATTEMPTS:
-                    from botocore.exceptions import HTTPClientError
-
                     raise HTTPClientError(error=error) from error
                 backoff(attempt)
                 continue
@@ -320,8 +324,6 @@ class DirectUpdates:
     def signed_headers(self, operation: str, body: bytes, at: time.struct_time) -> dict[str, str]:
         """The request's headers, signed with SigV4 at `at` (UTC)."""
         if self._credentials is None:
-            from botocore.exceptions import NoCredentialsError
-
             raise NoCredentialsError()
         credentials = self._credentials.get_frozen_credentials()
         stamp = time.strftime("%Y%m%dT%H%M%SZ", at)
@@ -387,13 +389,6 @@ def _closed_by_peer(sock: Any) -> bool:
     poller = select.poll()
     poller.register(sock, select.POLLIN)
     return bool(poller.poll(0))
-
-
-@cache
-def _transport_errors() -> type[Exception]:
-    import http.client
-
-    return http.client.HTTPException
 
 
 def _json_bytes(value: Any) -> str:
